@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
+	"github.com/product-service-lab/product-service/app/internal/config"
+	"github.com/product-service-lab/product-service/app/internal/httpapi"
+	"github.com/product-service-lab/product-service/app/internal/telemetry"
+)
+
+// serve runs the HTTP API until ctx ends, then drains in-flight requests within SHUTDOWN_TIMEOUT.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) error {
+	if err := noFlags("serve", "Runs the HTTP API on HTTP_ADDR until SIGINT or SIGTERM.", args, stderr); err != nil {
+		return err
+	}
+	cfg, log, err := setup(stdout, lookup)
+	if err != nil {
+		return err
+	}
+	log.WithFields(cfg.Fields()).Info("starting")
+	if cfg.Database.SimulatedLatency > 0 {
+		log.WithField("db_simulated_latency", cfg.Database.SimulatedLatency.String()).
+			Warn("simulated database latency is on: every product detail load waits this long first")
+	}
+
+	db, err := pgstore.Open(ctx, cfg.Database.URL, pool(cfg), nil)
+	if err != nil {
+		return err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return fmt.Errorf("database handle: %w", err)
+	}
+	defer sqlDB.Close()
+	if cfg.Database.MigrateOnStart {
+		applied, err := pgstore.Migrate(ctx, sqlDB)
+		if err != nil {
+			return err
+		}
+		log.WithField("applied", len(applied)).Info("migrations applied")
+	}
+
+	store := pgstore.New(db, pgstore.Options{
+		QueryTimeout:     cfg.Database.QueryTimeout,
+		SimulatedLatency: cfg.Database.SimulatedLatency,
+	})
+	router := httpapi.New(store, store, log, httpapi.Options{
+		AdminToken:   cfg.AdminToken,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		CacheMaxAge:  cfg.HTTP.CacheMaxAge,
+		SlowRequest:  cfg.LogSlowRequest,
+	})
+	srv := &http.Server{
+		Addr:              cfg.HTTP.Addr,
+		Handler:           router,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	return listenAndDrain(ctx, srv, cfg.HTTP.ShutdownTimeout, log)
+}
+
+// listenAndDrain serves until ctx ends, then stops accepting and waits for in-flight requests.
+func listenAndDrain(ctx context.Context, srv *http.Server, timeout time.Duration, log logrus.FieldLogger) error {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
+	}
+	log.WithField("http_addr", ln.Addr().String()).Info("listening")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.WithField("shutdown_timeout", timeout.String()).Info("shutting down: draining in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// setup loads the configuration and builds the logger every command shares.
+func setup(stdout io.Writer, lookup func(string) (string, bool)) (config.Config, *logrus.Entry, error) {
+	cfg, err := config.Load(lookup)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	log, err := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.Env)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	return cfg, log, nil
+}
+
+func pool(cfg config.Config) pgstore.Pool {
+	return pgstore.Pool{
+		MaxOpenConns:    cfg.Database.MaxOpenConns,
+		MaxIdleConns:    cfg.Database.MaxIdleConns,
+		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
+		ConnMaxIdleTime: cfg.Database.ConnMaxIdleTime,
+	}
+}

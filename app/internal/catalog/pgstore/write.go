@@ -1,0 +1,124 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/product-service-lab/product-service/app/internal/catalog"
+)
+
+// Create stores a new product and its inventory in one transaction and returns its detail.
+func (s *Store) Create(ctx context.Context, in catalog.ProductInput) (catalog.Product, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var out catalog.Product
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		row := productRow{
+			SKU:         in.SKU,
+			Name:        in.Name,
+			Description: in.Description,
+			PriceCents:  *in.PriceCents,
+			Currency:    in.Currency,
+			CategoryID:  in.CategoryID,
+			IsHot:       in.IsHot,
+		}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		inv := inventoryRow{ProductID: row.ID}
+		if in.Stock != nil {
+			inv.Stock = *in.Stock
+		}
+		if err := tx.Create(&inv).Error; err != nil {
+			return err
+		}
+		var err error
+		out, err = detail(ctx, tx, row.ID)
+		return err
+	})
+	if err != nil {
+		return catalog.Product{}, fmt.Errorf("create product %q: %w", in.SKU, classify(err))
+	}
+	return out, nil
+}
+
+// Update replaces the mutable fields of a product and bumps its version, in one transaction.
+func (s *Store) Update(ctx context.Context, id int64, in catalog.ProductInput, ifVersion int64) (catalog.Product, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var out catalog.Product
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx.Model(&productRow{}).Where("id = ?", id)
+		if ifVersion != 0 {
+			q = q.Where("version = ?", ifVersion)
+		}
+		res := q.Updates(map[string]any{
+			"sku":         in.SKU,
+			"name":        in.Name,
+			"description": in.Description,
+			"price_cents": *in.PriceCents,
+			"currency":    in.Currency,
+			"category_id": in.CategoryID,
+			"is_hot":      in.IsHot,
+			"version":     gorm.Expr("version + 1"),
+			"updated_at":  gorm.Expr("now()"),
+		})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return errRowsAffected
+		}
+		if in.Stock != nil {
+			err := tx.Model(&inventoryRow{}).Where("product_id = ?", id).
+				Updates(map[string]any{"stock": *in.Stock, "updated_at": gorm.Expr("now()")}).Error
+			if err != nil {
+				return err
+			}
+		}
+		var err error
+		out, err = detail(ctx, tx, id)
+		return err
+	})
+	if errors.Is(err, errRowsAffected) {
+		err = s.missingOrStale(ctx, id)
+	}
+	if err != nil {
+		return catalog.Product{}, fmt.Errorf("update product %d: %w", id, classify(err))
+	}
+	return out, nil
+}
+
+// Delete removes a product; inventory and reviews go with it (ON DELETE CASCADE).
+func (s *Store) Delete(ctx context.Context, id int64, ifVersion int64) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	q := s.db.WithContext(ctx).Where("id = ?", id)
+	if ifVersion != 0 {
+		q = q.Where("version = ?", ifVersion)
+	}
+	res := q.Delete(&productRow{})
+	err := res.Error
+	if err == nil && res.RowsAffected == 0 {
+		err = s.missingOrStale(ctx, id)
+	}
+	if err != nil {
+		return fmt.Errorf("delete product %d: %w", id, classify(err))
+	}
+	return nil
+}
+
+// missingOrStale tells why a conditional write matched no row.
+func (s *Store) missingOrStale(ctx context.Context, id int64) error {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&productRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		return catalog.ErrNotFound
+	}
+	return catalog.ErrVersionMismatch
+}

@@ -1,0 +1,227 @@
+// Package config loads the service's configuration from the environment, once, into one typed
+// value. It is the only package that reads environment variables; a bad value stops start-up with
+// an error that names the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of product-service.
+type Config struct {
+	// Env names the deployment (development, staging, production); it labels logs.
+	Env string
+	// LogLevel is the logrus level name (debug, info, warn, error).
+	LogLevel string
+	// LogSlowRequest is the latency above which a request is logged at warn.
+	LogSlowRequest time.Duration
+
+	HTTP     HTTP
+	Database Database
+	// AdminToken guards every write route; empty means every write is refused.
+	AdminToken string
+}
+
+// HTTP holds the listener settings.
+type HTTP struct {
+	Addr              string
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	// MaxBodyBytes bounds a request body; larger bodies get 413.
+	MaxBodyBytes int64
+	// CacheMaxAge is the max-age announced in Cache-Control on product reads.
+	CacheMaxAge time.Duration
+}
+
+// Database holds the PostgreSQL settings.
+type Database struct {
+	URL             string
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+	ConnMaxIdleTime time.Duration
+	// QueryTimeout bounds every statement the service runs on behalf of a request.
+	QueryTimeout time.Duration
+	// SimulatedLatency is added to every product detail load to imitate a remote database.
+	SimulatedLatency time.Duration
+	// MigrateOnStart applies pending migrations when serve starts.
+	MigrateOnStart bool
+}
+
+// Defaults shared by the service, the tests and the docs.
+const (
+	DefaultDatabaseURL = "postgres://postgres:postgres@127.0.0.1:5432/products?sslmode=disable"
+	DefaultHTTPAddr    = ":8080"
+)
+
+// Lookup returns the value of an environment variable and whether it is set; os.LookupEnv fits.
+type Lookup func(key string) (string, bool)
+
+// FromEnv loads the configuration from the process environment.
+func FromEnv() (Config, error) { return Load(os.LookupEnv) }
+
+// Load builds and validates a Config from lookup. Every problem found is reported, each naming
+// its variable.
+func Load(lookup Lookup) (Config, error) {
+	r := reader{lookup: lookup}
+	cfg := Config{
+		Env:            r.oneOf("APP_ENV", "development", "development", "staging", "production", "test"),
+		LogLevel:       r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		AdminToken:     r.str("ADMIN_TOKEN", ""),
+		LogSlowRequest: r.duration("LOG_SLOW_REQUEST", time.Second, time.Millisecond),
+		HTTP: HTTP{
+			Addr:              r.str("HTTP_ADDR", DefaultHTTPAddr),
+			ReadHeaderTimeout: r.duration("HTTP_READ_HEADER_TIMEOUT", 5*time.Second, time.Millisecond),
+			ReadTimeout:       r.duration("HTTP_READ_TIMEOUT", 10*time.Second, time.Millisecond),
+			WriteTimeout:      r.duration("HTTP_WRITE_TIMEOUT", 15*time.Second, time.Millisecond),
+			IdleTimeout:       r.duration("HTTP_IDLE_TIMEOUT", 60*time.Second, time.Millisecond),
+			ShutdownTimeout:   r.duration("SHUTDOWN_TIMEOUT", 20*time.Second, time.Millisecond),
+			MaxBodyBytes:      int64(r.integer("HTTP_MAX_BODY_BYTES", 1<<20, 1, 64<<20)),
+			CacheMaxAge:       r.duration("HTTP_CACHE_MAX_AGE", 5*time.Second, 0),
+		},
+		Database: Database{
+			URL:              r.databaseURL("DATABASE_URL", DefaultDatabaseURL),
+			MaxOpenConns:     r.integer("DB_MAX_OPEN_CONNS", 20, 1, 1000),
+			MaxIdleConns:     r.integer("DB_MAX_IDLE_CONNS", 10, 0, 1000),
+			ConnMaxLifetime:  r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute, 0),
+			ConnMaxIdleTime:  r.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute, 0),
+			QueryTimeout:     r.duration("DB_QUERY_TIMEOUT", 5*time.Second, time.Millisecond),
+			SimulatedLatency: r.duration("DB_SIMULATED_LATENCY", 0, 0),
+			MigrateOnStart:   r.boolean("MIGRATE_ON_START", false),
+		},
+	}
+	if cfg.Database.MaxIdleConns > cfg.Database.MaxOpenConns {
+		r.fail("DB_MAX_IDLE_CONNS", "must not exceed DB_MAX_OPEN_CONNS (%d)", cfg.Database.MaxOpenConns)
+	}
+	if err := errors.Join(r.errs...); err != nil {
+		return Config{}, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// Fields describes the configuration for a start-up log line, with secrets masked.
+func (c Config) Fields() map[string]any {
+	admin := "unset (writes refused)"
+	if c.AdminToken != "" {
+		admin = "***"
+	}
+	return map[string]any{
+		"env":                   c.Env,
+		"http_addr":             c.HTTP.Addr,
+		"database_url":          RedactURL(c.Database.URL),
+		"db_max_open_conns":     c.Database.MaxOpenConns,
+		"db_simulated_latency":  c.Database.SimulatedLatency.String(),
+		"migrate_on_start":      c.Database.MigrateOnStart,
+		"admin_token":           admin,
+		"shutdown_timeout":      c.HTTP.ShutdownTimeout.String(),
+		"http_cache_max_age":    c.HTTP.CacheMaxAge.String(),
+		"http_max_body_bytes":   c.HTTP.MaxBodyBytes,
+		"http_write_timeout":    c.HTTP.WriteTimeout.String(),
+		"http_read_timeout":     c.HTTP.ReadTimeout.String(),
+		"http_idle_timeout":     c.HTTP.IdleTimeout.String(),
+		"http_read_hdr_timeout": c.HTTP.ReadHeaderTimeout.String(),
+	}
+}
+
+// RedactURL hides the password of a connection URL; a string that does not parse is hidden whole.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "***"
+	}
+	return u.Redacted()
+}
+
+// reader reads variables and collects every error, so one run reports all bad values.
+type reader struct {
+	lookup Lookup
+	errs   []error
+}
+
+func (r *reader) fail(key, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+func (r *reader) str(key, def string) string {
+	if v, ok := r.lookup(key); ok {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (r *reader) oneOf(key, def string, allowed ...string) string {
+	v := strings.ToLower(r.str(key, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	return def
+}
+
+func (r *reader) duration(key string, def, minimum time.Duration) time.Duration {
+	v, ok := r.lookup(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return def
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		r.fail(key, "%q is not a duration such as 200ms or 5s", v)
+		return def
+	}
+	if d < minimum {
+		r.fail(key, "%s is below the minimum %s", d, minimum)
+		return def
+	}
+	return d
+}
+
+func (r *reader) integer(key string, def, minimum, maximum int) int {
+	v, ok := r.lookup(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		r.fail(key, "%q is not an integer", v)
+		return def
+	}
+	if n < minimum || n > maximum {
+		r.fail(key, "%d is outside %d..%d", n, minimum, maximum)
+		return def
+	}
+	return n
+}
+
+func (r *reader) boolean(key string, def bool) bool {
+	v, ok := r.lookup(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		r.fail(key, "%q is not a boolean (true or false)", v)
+		return def
+	}
+	return b
+}
+
+func (r *reader) databaseURL(key, def string) string {
+	v := r.str(key, def)
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		r.fail(key, "must be a postgres:// URL, got %q", RedactURL(v))
+		return def
+	}
+	return v
+}

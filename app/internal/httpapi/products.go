@@ -1,0 +1,216 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/product-service-lab/product-service/app/internal/catalog"
+)
+
+// productHandlers serves the /api/v1/products routes.
+type productHandlers struct {
+	store        catalog.Store
+	maxBodyBytes int64
+	cacheControl string
+}
+
+// batchResult answers GET /api/v1/products?ids=…
+type batchResult struct {
+	Items   []catalog.Product `json:"items"`
+	Missing []int64           `json:"missing"`
+}
+
+// pageResult answers GET /api/v1/products (list).
+type pageResult struct {
+	Items      []catalog.Product `json:"items"`
+	Limit      int               `json:"limit"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+func cacheControl(maxAge time.Duration) string {
+	return "public, max-age=" + strconv.Itoa(int(maxAge.Seconds()))
+}
+
+// get answers GET /api/v1/products/:id.
+func (h productHandlers) get(c *gin.Context) error {
+	id, err := ParseID(c.Param("id"))
+	if err != nil {
+		return badRequest("invalid-id", "%v", err)
+	}
+	p, err := h.store.Product(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	etag := ETag(p.ID, p.Version)
+	c.Header("ETag", etag)
+	c.Header("Cache-Control", h.cacheControl)
+	c.Header("X-Cache", "MISS")
+	if noneMatch(c.GetHeader("If-None-Match"), etag) {
+		c.Status(http.StatusNotModified)
+		return nil
+	}
+	c.JSON(http.StatusOK, p)
+	return nil
+}
+
+// list answers GET /api/v1/products: a batch when ids is given, else a keyset page.
+func (h productHandlers) list(c *gin.Context) error {
+	q := c.Request.URL.Query()
+	if _, ok := q["ids"]; ok {
+		for _, other := range []string{"category_id", "limit", "cursor"} {
+			if q.Has(other) {
+				return badRequest("invalid-query", "ids cannot be combined with %s", other)
+			}
+		}
+		return h.batch(c, q.Get("ids"))
+	}
+	var page catalog.Page
+	var err error
+	if v := q.Get("category_id"); q.Has("category_id") {
+		if page.CategoryID, err = ParseID(v); err != nil {
+			return badRequest("invalid-query", "category_id: %v", err)
+		}
+	}
+	if page.Limit, err = ParseLimit(q.Get("limit")); err != nil {
+		return badRequest("invalid-query", "%v", err)
+	}
+	if page.After, err = DecodeCursor(q.Get("cursor")); err != nil {
+		return badRequest("invalid-cursor", "%v", err)
+	}
+	res, err := h.store.List(c.Request.Context(), page)
+	if err != nil {
+		return err
+	}
+	out := pageResult{Items: res.Items, Limit: page.Limit}
+	if res.Next != 0 {
+		out.NextCursor = EncodeCursor(res.Next)
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+func (h productHandlers) batch(c *gin.Context, raw string) error {
+	ids, err := ParseIDs(raw)
+	if err != nil {
+		return badRequest("invalid-ids", "%v", err)
+	}
+	found, err := h.store.Products(c.Request.Context(), ids)
+	if err != nil {
+		return err
+	}
+	byID := make(map[int64]catalog.Product, len(found))
+	for _, p := range found {
+		byID[p.ID] = p
+	}
+	out := batchResult{Items: make([]catalog.Product, 0, len(found)), Missing: []int64{}}
+	for _, id := range ids {
+		if p, ok := byID[id]; ok {
+			out.Items = append(out.Items, p)
+		} else {
+			out.Missing = append(out.Missing, id)
+		}
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// inventory answers GET /api/v1/products/:id/inventory.
+func (h productHandlers) inventory(c *gin.Context) error {
+	id, err := ParseID(c.Param("id"))
+	if err != nil {
+		return badRequest("invalid-id", "%v", err)
+	}
+	inv, err := h.store.Inventory(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	c.Header("Cache-Control", "no-cache")
+	c.JSON(http.StatusOK, inv)
+	return nil
+}
+
+// create answers POST /api/v1/products.
+func (h productHandlers) create(c *gin.Context) error {
+	in, err := h.input(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.store.Create(c.Request.Context(), in)
+	if err != nil {
+		return err
+	}
+	c.Header("Location", fmt.Sprintf("/api/v1/products/%d", p.ID))
+	c.Header("ETag", ETag(p.ID, p.Version))
+	c.JSON(http.StatusCreated, p)
+	return nil
+}
+
+// update answers PUT /api/v1/products/:id.
+func (h productHandlers) update(c *gin.Context) error {
+	id, version, err := h.target(c)
+	if err != nil {
+		return err
+	}
+	in, err := h.input(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.store.Update(c.Request.Context(), id, in, version)
+	if err != nil {
+		return err
+	}
+	c.Header("ETag", ETag(p.ID, p.Version))
+	c.JSON(http.StatusOK, p)
+	return nil
+}
+
+// remove answers DELETE /api/v1/products/:id.
+func (h productHandlers) remove(c *gin.Context) error {
+	id, version, err := h.target(c)
+	if err != nil {
+		return err
+	}
+	if err := h.store.Delete(c.Request.Context(), id, version); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// target reads the id of a write and the version its If-Match names (0: any).
+func (h productHandlers) target(c *gin.Context) (id, version int64, err error) {
+	if id, err = ParseID(c.Param("id")); err != nil {
+		return 0, 0, badRequest("invalid-id", "%v", err)
+	}
+	version, matched, err := ifMatchVersion(c.GetHeader("If-Match"), id)
+	if err != nil {
+		return 0, 0, badRequest("invalid-header", "%v", err)
+	}
+	if !matched {
+		return 0, 0, fmt.Errorf("If-Match names no version of product %d: %w", id, catalog.ErrVersionMismatch)
+	}
+	return id, version, nil
+}
+
+// input decodes, normalises and validates a product body.
+func (h productHandlers) input(c *gin.Context) (catalog.ProductInput, error) {
+	var in catalog.ProductInput
+	if err := decodeJSON(c, h.maxBodyBytes, &in); err != nil {
+		return in, err
+	}
+	in.Normalize()
+	if err := in.Validate(); err != nil {
+		return in, err
+	}
+	return in, nil
+}
+
+// Pinger reports whether a dependency answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
