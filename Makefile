@@ -1,0 +1,66 @@
+# product-service lab. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BIN       := bin/product-service
+# Tools built from Go modules live outside the repo, keyed by version, so clean clones reuse them.
+TOOLS_DIR ?= $(HOME)/.cache/product-service-lab/tools
+K6_VERSION := v1.8.1
+K6        := $(TOOLS_DIR)/k6-$(K6_VERSION)/k6
+
+# Local servers (make run, make bench). Tests use TEST_DATABASE_URL / TEST_REDIS_ADDR instead.
+PG_ADMIN_URL ?= postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable
+DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/products?sslmode=disable
+ADMIN_TOKEN  ?= dev-admin-token
+PRODUCTS     ?= 100000
+FUZZTIME     ?= 20s
+
+.PHONY: help build test test-deps fuzz run db migrate seed bench tools e2e clean
+
+help: ## list the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/product-service (static)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./app/cmd/product-service
+
+test: test-deps ## run every test (unit, integration against PostgreSQL and Redis, fuzz seed corpora)
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+# Without local servers but with Docker, start the compose ones.
+test-deps:
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null || ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
+	  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+	    echo "starting postgres and redis with docker compose"; docker compose up -d --wait postgres redis; \
+	  else echo "warning: PostgreSQL or Redis is not reachable on 127.0.0.1; integration tests will skip (fail under CI)"; fi; \
+	fi
+
+fuzz: ## run each fuzz target for FUZZTIME
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+db: ## create the local database named in DATABASE_URL if it is missing
+	@name=$$(echo "$(DATABASE_URL)" | sed -E 's#^[^/]*//[^/]*/([^?]*).*#\1#'); \
+	psql "$(PG_ADMIN_URL)" -tAc "SELECT 1 FROM pg_database WHERE datname = '$$name'" | grep -q 1 || \
+	  psql "$(PG_ADMIN_URL)" -qc "CREATE DATABASE \"$$name\""
+
+migrate: build db ## apply migrations to DATABASE_URL
+	DATABASE_URL='$(DATABASE_URL)' $(BIN) migrate
+
+seed: migrate ## load PRODUCTS products (idempotent)
+	DATABASE_URL='$(DATABASE_URL)' $(BIN) seed --products $(PRODUCTS)
+
+run: seed ## run the service on :8080 against local PostgreSQL, after migrating and seeding
+	DATABASE_URL='$(DATABASE_URL)' ADMIN_TOKEN='$(ADMIN_TOKEN)' $(BIN) serve
+
+tools: $(K6) ## build the load and e2e tools into $(TOOLS_DIR)
+
+$(K6):
+	mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install go.k6.io/k6@$(K6_VERSION)
+
+clean: ## remove build output
+	rm -rf bin results
