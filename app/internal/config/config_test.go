@@ -1,0 +1,125 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/product-service-lab/product-service/app/internal/config"
+)
+
+func env(kv map[string]string) config.Lookup {
+	return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatalf("Load with an empty environment: %v", err)
+	}
+	want := config.Config{
+		Env:            "development",
+		LogLevel:       "info",
+		LogSlowRequest: time.Second,
+		HTTP: config.HTTP{
+			Addr: ":8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, ShutdownTimeout: 20 * time.Second,
+			MaxBodyBytes: 1 << 20, CacheMaxAge: 5 * time.Second,
+		},
+		Database: config.Database{
+			URL: config.DefaultDatabaseURL, MaxOpenConns: 20, MaxIdleConns: 10,
+			ConnMaxLifetime: 30 * time.Minute, ConnMaxIdleTime: 5 * time.Minute, QueryTimeout: 5 * time.Second,
+		},
+	}
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadReadsEveryVariable(t *testing.T) {
+	cfg, err := config.Load(env(map[string]string{
+		"APP_ENV": "production", "LOG_LEVEL": "WARN", "LOG_SLOW_REQUEST": "250ms", "ADMIN_TOKEN": " s3cret ",
+		"HTTP_ADDR": "127.0.0.1:9000", "HTTP_READ_HEADER_TIMEOUT": "1s", "HTTP_READ_TIMEOUT": "2s",
+		"HTTP_WRITE_TIMEOUT": "3s", "HTTP_IDLE_TIMEOUT": "4s", "SHUTDOWN_TIMEOUT": "6s",
+		"HTTP_MAX_BODY_BYTES": "2048", "HTTP_CACHE_MAX_AGE": "0s",
+		"DATABASE_URL": "postgresql://u:p@db:5433/x", "DB_MAX_OPEN_CONNS": "50", "DB_MAX_IDLE_CONNS": "5",
+		"DB_CONN_MAX_LIFETIME": "1m", "DB_CONN_MAX_IDLE_TIME": "30s", "DB_QUERY_TIMEOUT": "750ms",
+		"DB_SIMULATED_LATENCY": "200ms", "MIGRATE_ON_START": "true",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Config{
+		Env: "production", LogLevel: "warn", LogSlowRequest: 250 * time.Millisecond, AdminToken: "s3cret",
+		HTTP: config.HTTP{
+			Addr: "127.0.0.1:9000", ReadHeaderTimeout: time.Second, ReadTimeout: 2 * time.Second,
+			WriteTimeout: 3 * time.Second, IdleTimeout: 4 * time.Second, ShutdownTimeout: 6 * time.Second,
+			MaxBodyBytes: 2048, CacheMaxAge: 0,
+		},
+		Database: config.Database{
+			URL: "postgresql://u:p@db:5433/x", MaxOpenConns: 50, MaxIdleConns: 5, ConnMaxLifetime: time.Minute,
+			ConnMaxIdleTime: 30 * time.Second, QueryTimeout: 750 * time.Millisecond,
+			SimulatedLatency: 200 * time.Millisecond, MigrateOnStart: true,
+		},
+	}
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadRejectsBadValues(t *testing.T) {
+	tests := []struct {
+		key, value string
+	}{
+		{"DB_SIMULATED_LATENCY", "200"},
+		{"DB_SIMULATED_LATENCY", "-1s"},
+		{"SHUTDOWN_TIMEOUT", "soon"},
+		{"DB_MAX_OPEN_CONNS", "0"},
+		{"DB_MAX_OPEN_CONNS", "many"},
+		{"DB_MAX_IDLE_CONNS", "500"}, // above DB_MAX_OPEN_CONNS (20)
+		{"MIGRATE_ON_START", "yes please"},
+		{"DATABASE_URL", "mysql://root@localhost/x"},
+		{"DATABASE_URL", "postgres://"},
+		{"APP_ENV", "moon"},
+		{"LOG_LEVEL", "loud"},
+		{"HTTP_MAX_BODY_BYTES", "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			_, err := config.Load(env(map[string]string{tt.key: tt.value}))
+			if err == nil {
+				t.Fatalf("Load accepted %s=%q", tt.key, tt.value)
+			}
+			if !strings.Contains(err.Error(), tt.key) {
+				t.Errorf("error %q does not name %s", err, tt.key)
+			}
+		})
+	}
+}
+
+func TestLoadReportsEveryBadVariable(t *testing.T) {
+	_, err := config.Load(env(map[string]string{"HTTP_READ_TIMEOUT": "x", "DB_QUERY_TIMEOUT": "y"}))
+	if err == nil || !strings.Contains(err.Error(), "HTTP_READ_TIMEOUT") || !strings.Contains(err.Error(), "DB_QUERY_TIMEOUT") {
+		t.Fatalf("want both variables named, got %v", err)
+	}
+}
+
+func TestFieldsMaskSecrets(t *testing.T) {
+	cfg, err := config.Load(env(map[string]string{
+		"ADMIN_TOKEN": "tok-123", "DATABASE_URL": "postgres://app:hunter2@db:5432/products",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range cfg.Fields() {
+		s, _ := v.(string)
+		if strings.Contains(s, "tok-123") || strings.Contains(s, "hunter2") {
+			t.Errorf("field %s leaks a secret: %q", k, s)
+		}
+	}
+	if got := cfg.Fields()["database_url"]; got != "postgres://app:xxxxx@db:5432/products" {
+		t.Errorf("database_url = %v, want the redacted URL", got)
+	}
+}
