@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/sirupsen/logrus"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
@@ -53,6 +54,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		QueryTimeout:     cfg.Database.QueryTimeout,
 		SimulatedLatency: cfg.Database.SimulatedLatency,
 	})
+	gin.SetMode(gin.ReleaseMode)
 	router := httpapi.New(store, store, log, httpapi.Options{
 		AdminToken:   cfg.AdminToken,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,

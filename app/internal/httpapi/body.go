@@ -26,8 +26,9 @@ func decodeJSON(c *gin.Context, limit int64, dst any) error {
 	if err := dec.Decode(dst); err != nil {
 		return bodyProblem(err, limit)
 	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		if err != nil {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
 			return bodyProblem(err, limit)
 		}
 		return badRequest("malformed-json", "the body holds more than one JSON value")

@@ -26,7 +26,6 @@ type Options struct {
 
 // New returns the service's router. store serves the catalogue; db answers the readiness probe.
 func New(store catalog.Store, db Pinger, log logrus.FieldLogger, opts Options) *gin.Engine {
-	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
