@@ -1,0 +1,30 @@
+package stacktest_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/product-service-lab/product-service/app/internal/config"
+)
+
+// TestReadmeDocumentsEveryVariable keeps the README's configuration table true: every variable
+// config.Load reads has a row.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read []string
+	if _, err := config.Load(func(key string) (string, bool) { read = append(read, key); return "", false }); err != nil {
+		t.Fatal(err)
+	}
+	if len(read) < 10 {
+		t.Fatalf("config.Load read only %v", read)
+	}
+	for _, key := range read {
+		if !strings.Contains(string(readme), "| `"+key+"` |") {
+			t.Errorf("README.md has no configuration row for %s", key)
+		}
+	}
+}
