@@ -56,6 +56,12 @@ seed: migrate ## load PRODUCTS products (idempotent)
 run: seed ## run the service on :8080 against local PostgreSQL, after migrating and seeding
 	DATABASE_URL='$(DATABASE_URL)' ADMIN_TOKEN='$(ADMIN_TOKEN)' $(BIN) serve
 
+bench: tools ## service vs a bare net/http+pgx baseline under the same k6 load (100k products)
+	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' PRODUCTS='$(PRODUCTS)' GO='$(GO)' bash loadtest/bench.sh
+
+e2e: tools ## k6 contract and load smoke against a real service (needs PostgreSQL)
+	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/e2e.sh
+
 tools: $(K6) ## build the load and e2e tools into $(TOOLS_DIR)
 
 $(K6):

@@ -91,7 +91,6 @@ func Load(lookup Lookup) (Config, error) {
 		Database: Database{
 			URL:              r.databaseURL("DATABASE_URL", DefaultDatabaseURL),
 			MaxOpenConns:     r.integer("DB_MAX_OPEN_CONNS", 20, 1, 1000),
-			MaxIdleConns:     r.integer("DB_MAX_IDLE_CONNS", 10, 0, 1000),
 			ConnMaxLifetime:  r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute, 0),
 			ConnMaxIdleTime:  r.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute, 0),
 			QueryTimeout:     r.duration("DB_QUERY_TIMEOUT", 5*time.Second, time.Millisecond),
@@ -99,6 +98,8 @@ func Load(lookup Lookup) (Config, error) {
 			MigrateOnStart:   r.boolean("MIGRATE_ON_START", false),
 		},
 	}
+	// Idle connections default to the pool size: fewer makes a busy service reconnect constantly.
+	cfg.Database.MaxIdleConns = r.integer("DB_MAX_IDLE_CONNS", cfg.Database.MaxOpenConns, 0, 1000)
 	if cfg.Database.MaxIdleConns > cfg.Database.MaxOpenConns {
 		r.fail("DB_MAX_IDLE_CONNS", "must not exceed DB_MAX_OPEN_CONNS (%d)", cfg.Database.MaxOpenConns)
 	}

@@ -29,7 +29,7 @@ func TestLoadDefaults(t *testing.T) {
 			MaxBodyBytes: 1 << 20, CacheMaxAge: 5 * time.Second,
 		},
 		Database: config.Database{
-			URL: config.DefaultDatabaseURL, MaxOpenConns: 20, MaxIdleConns: 10,
+			URL: config.DefaultDatabaseURL, MaxOpenConns: 20, MaxIdleConns: 20,
 			ConnMaxLifetime: 30 * time.Minute, ConnMaxIdleTime: 5 * time.Minute, QueryTimeout: 5 * time.Second,
 		},
 	}
@@ -121,5 +121,15 @@ func TestFieldsMaskSecrets(t *testing.T) {
 	}
 	if got := cfg.Fields()["database_url"]; got != "postgres://app:xxxxx@db:5432/products" {
 		t.Errorf("database_url = %v, want the redacted URL", got)
+	}
+}
+
+func TestIdleConnectionsFollowPoolSize(t *testing.T) {
+	cfg, err := config.Load(env(map[string]string{"DB_MAX_OPEN_CONNS": "8"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.MaxIdleConns != 8 {
+		t.Errorf("DB_MAX_IDLE_CONNS defaults to %d with a pool of 8, want 8", cfg.Database.MaxIdleConns)
 	}
 }
