@@ -24,13 +24,9 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	if err != nil {
 		return err
 	}
-	db, err := pgstore.Open(ctx, cfg.Database.URL, pool(cfg), nil)
+	_, sqlDB, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return err
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return fmt.Errorf("database handle: %w", err)
 	}
 	defer sqlDB.Close()
 	applied, err := pgstore.Migrate(ctx, sqlDB)
@@ -73,13 +69,9 @@ func seedCmd(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	if err != nil {
 		return err
 	}
-	db, err := pgstore.Open(ctx, cfg.Database.URL, pool(cfg), nil)
+	_, sqlDB, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return err
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return fmt.Errorf("database handle: %w", err)
 	}
 	defer sqlDB.Close()
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/sirupsen/logrus"
+	"gorm.io/gorm"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
 	"github.com/product-service-lab/product-service/app/internal/config"
@@ -33,13 +35,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 			Warn("simulated database latency is on: every product detail load waits this long first")
 	}
 
-	db, err := pgstore.Open(ctx, cfg.Database.URL, pool(cfg), nil)
+	db, sqlDB, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return err
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return fmt.Errorf("database handle: %w", err)
 	}
 	defer sqlDB.Close()
 	if cfg.Database.MigrateOnStart {
@@ -115,11 +113,20 @@ func setup(stdout io.Writer, lookup func(string) (string, bool)) (config.Config,
 	return cfg, log, nil
 }
 
-func pool(cfg config.Config) pgstore.Pool {
-	return pgstore.Pool{
+// openDatabase opens the pool every command uses; closing the *sql.DB closes both handles.
+func openDatabase(ctx context.Context, cfg config.Config) (*gorm.DB, *sql.DB, error) {
+	db, err := pgstore.Open(ctx, cfg.Database.URL, pgstore.Pool{
 		MaxOpenConns:    cfg.Database.MaxOpenConns,
 		MaxIdleConns:    cfg.Database.MaxIdleConns,
 		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
 		ConnMaxIdleTime: cfg.Database.ConnMaxIdleTime,
+	}, nil)
+	if err != nil {
+		return nil, nil, err
 	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, nil, fmt.Errorf("database handle: %w", err)
+	}
+	return db, sqlDB, nil
 }
