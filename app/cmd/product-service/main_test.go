@@ -78,7 +78,7 @@ func TestMigrateSeedServeAndDrain(t *testing.T) {
 	addr := freeAddr(t)
 	env := lookup(map[string]string{
 		"DATABASE_URL": db.URL, "HTTP_ADDR": addr, "DB_SIMULATED_LATENCY": "400ms", "SHUTDOWN_TIMEOUT": "5s",
-		"MIGRATE_ON_START": "true",
+		"MIGRATE_ON_START": "true", "CACHE_NAMESPACE": "test-" + strings.ReplaceAll(t.Name(), "/", "-"),
 	})
 	ctx := context.Background()
 	var out bytes.Buffer

@@ -11,9 +11,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 	"gorm.io/gorm"
 
+	"github.com/product-service-lab/product-service/app/internal/cache"
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
 	"github.com/product-service-lab/product-service/app/internal/config"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
@@ -48,12 +52,41 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		log.WithField("applied", len(applied)).Info("migrations applied")
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(sqlDB, "products"))
 	store := pgstore.New(db, pgstore.Options{
 		QueryTimeout:     cfg.Database.QueryTimeout,
 		SimulatedLatency: cfg.Database.SimulatedLatency,
+		Metrics:          pgstore.NewMetrics(reg),
 	})
+
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:        []string{cfg.Redis.Addr},
+		DialTimeout:  cfg.Redis.Timeout,
+		ReadTimeout:  cfg.Redis.Timeout,
+		WriteTimeout: cfg.Redis.Timeout,
+		PoolTimeout:  2 * cfg.Redis.Timeout,
+		PoolSize:     cfg.Redis.PoolSize,
+		MaxRetries:   -1, // a slow Redis is skipped, not retried: the database answers instead
+	})
+	defer rdb.Close()
+	cached, err := newCache(cfg, store, rdb, reg, log)
+	if err != nil {
+		return err
+	}
+	cacheCtx, stopCache := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCache()
+	go cached.Run(cacheCtx)
+
 	gin.SetMode(gin.ReleaseMode)
-	router := httpapi.New(store, store, log, httpapi.Options{
+	router := httpapi.New(httpapi.Deps{
+		Store:   cached,
+		Checks:  []httpapi.Check{{Name: "postgres", Probe: store.Ping}, {Name: "cache_warmup", Probe: cached.Ready}},
+		Cache:   cached,
+		Metrics: reg,
+		Log:     log,
+	}, httpapi.Options{
 		AdminToken:   cfg.AdminToken,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		CacheMaxAge:  cfg.HTTP.CacheMaxAge,
@@ -98,6 +131,29 @@ func listenAndDrain(ctx context.Context, srv *http.Server, timeout time.Duration
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newCache builds the cache in front of store with the starting policy: CACHE_PRESET, then the
+// switches of CACHE_POLICY on top.
+func newCache(cfg config.Config, store *pgstore.Store, rdb redis.UniversalClient, reg prometheus.Registerer,
+	log logrus.FieldLogger) (*cache.Store, error) {
+	policy, err := cache.Preset(cfg.Cache.Preset)
+	if err != nil {
+		return nil, fmt.Errorf("CACHE_PRESET: %w", err)
+	}
+	if cfg.Cache.Policy != "" {
+		if policy, err = cache.Apply(policy, []byte(cfg.Cache.Policy)); err != nil {
+			return nil, fmt.Errorf("CACHE_POLICY: %w", err)
+		}
+	}
+	return cache.New(store, rdb, policy, cache.Options{
+		Namespace:    cfg.Cache.Namespace,
+		L1MaxEntries: cfg.Cache.L1MaxEntries,
+		BloomRebuild: cfg.Cache.BloomRebuild,
+		HotLimit:     cfg.Cache.HotLimit,
+		Log:          log,
+		Metrics:      cache.NewMetrics(reg),
+	})
 }
 
 // setup loads the configuration and builds the logger every command shares.

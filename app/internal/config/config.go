@@ -4,10 +4,12 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +26,8 @@ type Config struct {
 
 	HTTP     HTTP
 	Database Database
+	Redis    Redis
+	Cache    Cache
 	// AdminToken guards every write route; empty means every write is refused.
 	AdminToken string
 }
@@ -57,10 +61,34 @@ type Database struct {
 	MigrateOnStart bool
 }
 
+// Redis holds the Redis client settings.
+type Redis struct {
+	Addr string
+	// Timeout bounds dialing, each read and each write; past it a read falls back to the database.
+	Timeout  time.Duration
+	PoolSize int
+}
+
+// Cache holds the cache settings. The policy switches themselves belong to the cache package:
+// Preset names the starting preset and Policy, a JSON object in the PUT /api/v1/admin/cache
+// format, overrides switches on top of it.
+type Cache struct {
+	Preset       string
+	Policy       string
+	Namespace    string
+	L1MaxEntries int
+	BloomRebuild time.Duration
+	HotLimit     int
+}
+
+// CachePresets are the preset names CACHE_PRESET accepts (the cache package defines them).
+var CachePresets = []string{"none", "naive", "protected", "two-level", "full"}
+
 // Defaults shared by the service, the tests and the docs.
 const (
 	DefaultDatabaseURL = "postgres://postgres:postgres@127.0.0.1:5432/products?sslmode=disable"
 	DefaultHTTPAddr    = ":8080"
+	DefaultRedisAddr   = "127.0.0.1:6379"
 )
 
 // Lookup returns the value of an environment variable and whether it is set; os.LookupEnv fits.
@@ -97,6 +125,19 @@ func Load(lookup Lookup) (Config, error) {
 			SimulatedLatency: r.duration("DB_SIMULATED_LATENCY", 0, 0),
 			MigrateOnStart:   r.boolean("MIGRATE_ON_START", false),
 		},
+		Redis: Redis{
+			Addr:     r.str("REDIS_ADDR", DefaultRedisAddr),
+			Timeout:  r.duration("REDIS_TIMEOUT", 50*time.Millisecond, time.Millisecond),
+			PoolSize: r.integer("REDIS_POOL_SIZE", 50, 1, 10_000),
+		},
+		Cache: Cache{
+			Preset:       r.oneOf("CACHE_PRESET", "protected", CachePresets...),
+			Policy:       r.jsonObject("CACHE_POLICY"),
+			Namespace:    r.namespace("CACHE_NAMESPACE", "ps"),
+			L1MaxEntries: r.integer("CACHE_L1_MAX_ENTRIES", 100_000, 1, 100_000_000),
+			BloomRebuild: r.duration("CACHE_BLOOM_REBUILD", 10*time.Minute, time.Second),
+			HotLimit:     r.integer("CACHE_HOT_LIMIT", 5_000, 1, 1_000_000),
+		},
 	}
 	// Idle connections default to the pool size: fewer makes a busy service reconnect constantly.
 	cfg.Database.MaxIdleConns = r.integer("DB_MAX_IDLE_CONNS", cfg.Database.MaxOpenConns, 0, 1000)
@@ -130,6 +171,11 @@ func (c Config) Fields() map[string]any {
 		"http_read_timeout":     c.HTTP.ReadTimeout.String(),
 		"http_idle_timeout":     c.HTTP.IdleTimeout.String(),
 		"http_read_hdr_timeout": c.HTTP.ReadHeaderTimeout.String(),
+		"redis_addr":            c.Redis.Addr,
+		"redis_timeout":         c.Redis.Timeout.String(),
+		"cache_preset":          c.Cache.Preset,
+		"cache_policy":          c.Cache.Policy,
+		"cache_namespace":       c.Cache.Namespace,
 	}
 }
 
@@ -215,6 +261,32 @@ func (r *reader) boolean(key string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// jsonObject reads an optional JSON object; its fields are checked by whoever uses it.
+func (r *reader) jsonObject(key string) string {
+	v := r.str(key, "")
+	if v == "" {
+		return ""
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(v), &obj); err != nil || obj == nil {
+		r.fail(key, "must be a JSON object such as {\"ttl\":\"1m\"}")
+		return ""
+	}
+	return v
+}
+
+var namespacePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
+
+// namespace reads a Redis key prefix.
+func (r *reader) namespace(key, def string) string {
+	v := r.str(key, def)
+	if !namespacePattern.MatchString(v) {
+		r.fail(key, "%q must be 1..32 letters, digits, '_', '.' or '-'", v)
+		return def
+	}
+	return v
 }
 
 func (r *reader) databaseURL(key, def string) string {

@@ -32,6 +32,8 @@ func TestLoadDefaults(t *testing.T) {
 			URL: config.DefaultDatabaseURL, MaxOpenConns: 20, MaxIdleConns: 20,
 			ConnMaxLifetime: 30 * time.Minute, ConnMaxIdleTime: 5 * time.Minute, QueryTimeout: 5 * time.Second,
 		},
+		Redis: config.Redis{Addr: "127.0.0.1:6379", Timeout: 50 * time.Millisecond, PoolSize: 50},
+		Cache: config.Cache{Preset: "protected", Namespace: "ps", L1MaxEntries: 100_000, BloomRebuild: 10 * time.Minute, HotLimit: 5000},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -47,6 +49,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"DATABASE_URL": "postgresql://u:p@db:5433/x", "DB_MAX_OPEN_CONNS": "50", "DB_MAX_IDLE_CONNS": "5",
 		"DB_CONN_MAX_LIFETIME": "1m", "DB_CONN_MAX_IDLE_TIME": "30s", "DB_QUERY_TIMEOUT": "750ms",
 		"DB_SIMULATED_LATENCY": "200ms", "MIGRATE_ON_START": "true",
+		"REDIS_ADDR": "cache:6380", "REDIS_TIMEOUT": "20ms", "REDIS_POOL_SIZE": "8",
+		"CACHE_PRESET": "two-level", "CACHE_POLICY": `{"ttl":"1m"}`, "CACHE_NAMESPACE": "lab-1",
+		"CACHE_L1_MAX_ENTRIES": "500", "CACHE_BLOOM_REBUILD": "1m", "CACHE_HOT_LIMIT": "10",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +68,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 			ConnMaxIdleTime: 30 * time.Second, QueryTimeout: 750 * time.Millisecond,
 			SimulatedLatency: 200 * time.Millisecond, MigrateOnStart: true,
 		},
+		Redis: config.Redis{Addr: "cache:6380", Timeout: 20 * time.Millisecond, PoolSize: 8},
+		Cache: config.Cache{Preset: "two-level", Policy: `{"ttl":"1m"}`, Namespace: "lab-1", L1MaxEntries: 500,
+			BloomRebuild: time.Minute, HotLimit: 10},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -85,6 +93,11 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"APP_ENV", "moon"},
 		{"LOG_LEVEL", "loud"},
 		{"HTTP_MAX_BODY_BYTES", "0"},
+		{"CACHE_PRESET", "turbo"},
+		{"CACHE_POLICY", "ttl=1m"},
+		{"CACHE_POLICY", "[1]"},
+		{"CACHE_NAMESPACE", "has space"},
+		{"REDIS_TIMEOUT", "50"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {

@@ -41,15 +41,16 @@ func newAPI(t *testing.T, adminToken string) (*httptest.Server, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	store := pgstore.New(db.Gorm, pgstore.Options{QueryTimeout: 5 * time.Second})
-	return serve(t, store, store, adminToken)
+	return serve(t, store, store.Ping, adminToken)
 }
 
-func serve(t *testing.T, store catalog.Store, db httpapi.Pinger, adminToken string) (*httptest.Server, *bytes.Buffer) {
+func serve(t *testing.T, store catalog.Store, ping func(context.Context) error, adminToken string) (*httptest.Server, *bytes.Buffer) {
 	logs := &bytes.Buffer{}
 	log := logrus.New()
 	log.SetOutput(logs)
 	log.SetFormatter(&logrus.JSONFormatter{})
-	srv := httptest.NewServer(httpapi.New(store, db, log, httpapi.Options{
+	deps := httpapi.Deps{Store: store, Checks: []httpapi.Check{{Name: "postgres", Probe: ping}}, Log: log}
+	srv := httptest.NewServer(httpapi.New(deps, httpapi.Options{
 		AdminToken: adminToken, MaxBodyBytes: 1 << 20, CacheMaxAge: 5 * time.Second, SlowRequest: time.Second,
 	}))
 	t.Cleanup(srv.Close)
@@ -379,7 +380,7 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	down := pgstore.New(db, pgstore.Options{QueryTimeout: 2 * time.Second})
-	srv, _ = serve(t, down, down, token)
+	srv, _ = serve(t, down, down.Ping, token)
 	if a := do(t, srv, call{method: "GET", path: "/health"}); a.status != 200 {
 		t.Errorf("/health with the database down: %d", a.status)
 	}

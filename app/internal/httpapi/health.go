@@ -8,8 +8,14 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// readyTimeout bounds the database check of /ready, so a probe never hangs.
+// readyTimeout bounds the checks of /ready, so a probe never hangs.
 const readyTimeout = 2 * time.Second
+
+// Check is one readiness condition, such as "postgres answers" or "cache warm-up finished".
+type Check struct {
+	Name  string
+	Probe func(ctx context.Context) error
+}
 
 // health answers GET /health: the process serves requests.
 func health(c *gin.Context) {
@@ -17,18 +23,22 @@ func health(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// ready answers GET /ready: 200 when the database answers, else 503 with the reason.
-func ready(db Pinger) handlerFunc {
+// ready answers GET /ready: 200 when every check passes, else 503 naming the first that failed.
+func ready(checks []Check) handlerFunc {
 	return func(c *gin.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 		defer cancel()
-		if err := db.Ping(ctx); err != nil {
-			p := newProblem(http.StatusServiceUnavailable, "not-ready", "postgres: "+err.Error())
-			p.cause = err
-			return p
+		results := gin.H{}
+		for _, ch := range checks {
+			if err := ch.Probe(ctx); err != nil {
+				p := newProblem(http.StatusServiceUnavailable, "not-ready", ch.Name+": "+err.Error())
+				p.cause = err
+				return p
+			}
+			results[ch.Name] = "ok"
 		}
 		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": gin.H{"postgres": "ok"}})
+		c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": results})
 		return nil
 	}
 }

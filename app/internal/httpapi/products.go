@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/product-service-lab/product-service/app/internal/cache"
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 )
 
@@ -42,14 +42,15 @@ func (h productHandlers) get(c *gin.Context) error {
 	if err != nil {
 		return badRequest("invalid-id", "%v", err)
 	}
-	p, err := h.store.Product(c.Request.Context(), id)
+	ctx, result := cache.Track(c.Request.Context())
+	p, err := h.store.Product(ctx, id)
+	c.Header("X-Cache", string(*result))
 	if err != nil {
 		return err
 	}
 	etag := ETag(p.ID, p.Version)
 	c.Header("ETag", etag)
 	c.Header("Cache-Control", h.cacheControl)
-	c.Header("X-Cache", "MISS")
 	if noneMatch(c.GetHeader("If-None-Match"), etag) {
 		c.Status(http.StatusNotModified)
 		return nil
@@ -125,7 +126,9 @@ func (h productHandlers) inventory(c *gin.Context) error {
 	if err != nil {
 		return badRequest("invalid-id", "%v", err)
 	}
-	inv, err := h.store.Inventory(c.Request.Context(), id)
+	ctx, result := cache.Track(c.Request.Context())
+	inv, err := h.store.Inventory(ctx, id)
+	c.Header("X-Cache", string(*result))
 	if err != nil {
 		return err
 	}
@@ -208,9 +211,4 @@ func (h productHandlers) input(c *gin.Context) (catalog.ProductInput, error) {
 		return in, err
 	}
 	return in, nil
-}
-
-// Pinger reports whether a dependency answers.
-type Pinger interface {
-	Ping(ctx context.Context) error
 }

@@ -7,14 +7,29 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 )
 
+// Deps are what the router serves from.
+type Deps struct {
+	// Store serves the catalogue (the cache, in front of the database).
+	Store catalog.Store
+	// Checks decide readiness; every one must pass for /ready to answer 200.
+	Checks []Check
+	// Cache, when set, is managed by the admin routes under /api/v1/admin/cache.
+	Cache CacheAdmin
+	// Metrics, when set, is served on /metrics (OpenMetrics, so exemplars show).
+	Metrics prometheus.Gatherer
+	Log     logrus.FieldLogger
+}
+
 // Options configure the router.
 type Options struct {
-	// AdminToken guards the write routes; empty refuses every write.
+	// AdminToken guards the write and admin routes; empty refuses them all.
 	AdminToken string
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64
@@ -24,17 +39,20 @@ type Options struct {
 	SlowRequest time.Duration
 }
 
-// New returns the service's router. store serves the catalogue; db answers the readiness probe.
-func New(store catalog.Store, db Pinger, log logrus.FieldLogger, opts Options) *gin.Engine {
+// New returns the service's router.
+func New(d Deps, opts Options) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(withRequestID(), accessLog(log, opts.SlowRequest), recovery(log))
+	r.Use(withRequestID(), accessLog(d.Log, opts.SlowRequest), recovery(d.Log))
 
 	r.GET("/health", health)
-	r.GET("/ready", handle(ready(db)))
+	r.GET("/ready", handle(ready(d.Checks)))
+	if d.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{EnableOpenMetrics: true})))
+	}
 
-	h := productHandlers{store: store, maxBodyBytes: opts.MaxBodyBytes, cacheControl: cacheControl(opts.CacheMaxAge)}
+	h := productHandlers{store: d.Store, maxBodyBytes: opts.MaxBodyBytes, cacheControl: cacheControl(opts.CacheMaxAge)}
 	api := r.Group("/api/v1")
 	api.GET("/products", handle(h.list))
 	api.GET("/products/:id", handle(h.get))
@@ -44,6 +62,14 @@ func New(store catalog.Store, db Pinger, log logrus.FieldLogger, opts Options) *
 	admin.POST("/products", handle(h.create))
 	admin.PUT("/products/:id", handle(h.update))
 	admin.DELETE("/products/:id", handle(h.remove))
+	if d.Cache != nil {
+		a := cacheHandlers{cache: d.Cache, maxBodyBytes: opts.MaxBodyBytes}
+		admin.GET("/admin/cache", handle(a.get))
+		admin.PUT("/admin/cache", handle(a.put))
+		admin.POST("/admin/cache/reset", handle(a.reset))
+		admin.POST("/admin/cache/warmup", handle(a.warmup))
+		admin.DELETE("/admin/cache/products/:id", handle(a.evict))
+	}
 
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, newProblem(http.StatusNotFound, "route-not-found", "no route matches this path"))

@@ -20,6 +20,8 @@ type Options struct {
 	// SimulatedLatency is waited before every detail load (single, batch and list) to imitate a
 	// remote database; zero disables it.
 	SimulatedLatency time.Duration
+	// Metrics, when set, time every operation.
+	Metrics *Metrics
 }
 
 // Store is the PostgreSQL implementation of catalog.Store.
@@ -47,6 +49,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Product returns the detail of one product.
 func (s *Store) Product(ctx context.Context, id int64) (catalog.Product, error) {
+	defer s.observe("product", time.Now())
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if err := s.simulateLatency(ctx); err != nil {
@@ -61,6 +64,7 @@ func (s *Store) Product(ctx context.Context, id int64) (catalog.Product, error) 
 
 // Products returns the details of the ids that exist, in one statement.
 func (s *Store) Products(ctx context.Context, ids []int64) ([]catalog.Product, error) {
+	defer s.observe("products", time.Now())
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -78,6 +82,7 @@ func (s *Store) Products(ctx context.Context, ids []int64) ([]catalog.Product, e
 
 // List returns one keyset page ordered by id.
 func (s *Store) List(ctx context.Context, p catalog.Page) (catalog.PageResult, error) {
+	defer s.observe("list", time.Now())
 	if p.Limit <= 0 || p.Limit > catalog.MaxPageSize {
 		p.Limit = catalog.DefaultPageSize
 	}
@@ -106,6 +111,7 @@ func (s *Store) List(ctx context.Context, p catalog.Page) (catalog.PageResult, e
 
 // Inventory returns the stock of one product.
 func (s *Store) Inventory(ctx context.Context, productID int64) (catalog.Inventory, error) {
+	defer s.observe("inventory", time.Now())
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var row inventoryRow

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -12,6 +13,7 @@ import (
 
 // Create stores a new product and its inventory in one transaction and returns its detail.
 func (s *Store) Create(ctx context.Context, in catalog.ProductInput) (catalog.Product, error) {
+	defer s.observe("create", time.Now())
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var out catalog.Product
@@ -47,6 +49,7 @@ func (s *Store) Create(ctx context.Context, in catalog.ProductInput) (catalog.Pr
 
 // Update replaces the mutable fields of a product and bumps its version, in one transaction.
 func (s *Store) Update(ctx context.Context, id int64, in catalog.ProductInput, ifVersion int64) (catalog.Product, error) {
+	defer s.observe("update", time.Now())
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var out catalog.Product
@@ -94,6 +97,7 @@ func (s *Store) Update(ctx context.Context, id int64, in catalog.ProductInput, i
 
 // Delete removes a product; inventory and reviews go with it (ON DELETE CASCADE).
 func (s *Store) Delete(ctx context.Context, id int64, ifVersion int64) error {
+	defer s.observe("delete", time.Now())
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	q := s.db.WithContext(ctx).Where("id = ?", id)

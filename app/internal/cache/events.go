@@ -1,0 +1,88 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Pub/sub operations between instances sharing a namespace.
+const (
+	opInvalidate = "invalidate" // drop these ids from L1
+	opCreate     = "create"     // add these ids to the Bloom filter and drop cached "not found"
+	opReset      = "reset"      // the namespace moved to a new generation
+	opPolicy     = "policy"     // the policy changed
+)
+
+// event is one pub/sub message.
+type event struct {
+	Op     string  `json:"op"`
+	IDs    []int64 `json:"ids,omitempty"`
+	Policy *Policy `json:"policy,omitempty"`
+	Origin string  `json:"origin"`
+	// SentUnixNano lets receivers measure the invalidation lag.
+	SentUnixNano int64 `json:"sent_unix_nano"`
+}
+
+func (s *Store) channel() string { return s.opts.Namespace + ":events" }
+
+// publish sends ev to every instance; failures are logged, the write has already succeeded.
+func (s *Store) publish(ctx context.Context, ev event) {
+	ev.Origin, ev.SentUnixNano = s.origin, time.Now().UnixNano()
+	msg, err := json.Marshal(ev)
+	if err != nil {
+		return
+	}
+	if err := s.guard(func() error { return s.rdb.Publish(ctx, s.channel(), msg).Err() }); err != nil {
+		s.log.WithError(err).WithField("op", ev.Op).Warn("cache event publish failed")
+	}
+}
+
+// subscribe applies other instances' events until ctx ends. go-redis resubscribes by itself after
+// a lost connection.
+func (s *Store) subscribe(ctx context.Context) {
+	sub := s.rdb.Subscribe(ctx, s.channel())
+	defer sub.Close()
+	msgs := sub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			var ev event
+			if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil || ev.Origin == s.origin {
+				continue
+			}
+			s.apply(ctx, ev)
+		}
+	}
+}
+
+// apply carries out one event from another instance.
+func (s *Store) apply(ctx context.Context, ev event) {
+	switch ev.Op {
+	case opInvalidate, opCreate:
+		for _, id := range ev.IDs {
+			if ev.Op == opCreate {
+				s.bloom.add(id)
+			}
+			s.dropL1([]string{s.productKey(id), s.inventoryKey(id)})
+		}
+		s.m.invalidationLag.Observe(time.Since(time.Unix(0, ev.SentUnixNano)).Seconds())
+	case opReset:
+		s.loadGeneration(ctx)
+		s.l1.InvalidateAll()
+	case opPolicy:
+		if ev.Policy != nil && ev.Policy.Validate() == nil {
+			p := *ev.Policy
+			s.setPolicy(&p)
+		}
+	default:
+		s.log.WithFields(logrus.Fields{"op": ev.Op}).Warn("cache event of unknown kind ignored")
+	}
+}

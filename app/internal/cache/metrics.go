@@ -1,0 +1,116 @@
+package cache
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the cache's Prometheus collectors. Their names are a contract: dashboards, alerts
+// and k6 thresholds depend on them (see the README).
+type Metrics struct {
+	requests        *prometheus.CounterVec
+	dbLoads         *prometheus.CounterVec
+	locks           *prometheus.CounterVec
+	lockWait        prometheus.Histogram
+	sfShared        prometheus.Counter
+	bloomRejects    prometheus.Counter
+	bloomFalsePos   prometheus.Counter
+	invalidations   *prometheus.CounterVec
+	invalidationLag prometheus.Histogram
+	l1Evictions     prometheus.Counter
+	payloadBytes    *prometheus.HistogramVec
+	codecSeconds    *prometheus.HistogramVec
+	policyInfo      *prometheus.GaugeVec
+	policyChanges   prometheus.Counter
+	breakerState    prometheus.Gauge
+	reg             prometheus.Registerer
+}
+
+// NewMetrics creates the cache collectors and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_requests_total", Help: "Cache lookups by layer (l1, redis) and result (hit, miss, null_hit, error).",
+		}, []string{"layer", "result"}),
+		dbLoads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_db_loads_total", Help: "Keys loaded from the database by the cache, by cause (miss, refresh, warmup, lock_timeout, bypass).",
+		}, []string{"cause"}),
+		locks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_lock_total", Help: "Breakdown lock attempts by result (acquired, waited, timeout).",
+		}, []string{"result"}),
+		lockWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cache_lock_wait_seconds", Help: "Time spent waiting for another holder's value.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 13),
+		}),
+		sfShared: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_singleflight_shared_total", Help: "Requests that shared another request's database load in this instance.",
+		}),
+		bloomRejects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_bloom_rejects_total", Help: "Reads rejected by the Bloom filter (the id certainly does not exist).",
+		}),
+		bloomFalsePos: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_bloom_false_positives_total", Help: "Ids the Bloom filter let through that the database did not have.",
+		}),
+		invalidations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_invalidations_total", Help: "Keys invalidated after writes, by layer (redis, l1).",
+		}, []string{"layer"}),
+		invalidationLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cache_l1_invalidation_lag_seconds", Help: "Time from a write's invalidation message to its L1 eviction on another instance.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		l1Evictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_l1_evictions_total", Help: "L1 entries evicted to stay within the size bound.",
+		}),
+		payloadBytes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "cache_payload_bytes", Help: "Size of values written to Redis, by serializer.",
+			Buckets: prometheus.ExponentialBuckets(64, 2, 10),
+		}, []string{"serializer"}),
+		codecSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "cache_codec_seconds", Help: "Time to encode or decode one cached value, by serializer and op.",
+			Buckets: prometheus.ExponentialBuckets(0.000_001, 2, 14),
+		}, []string{"serializer", "op"}),
+		policyInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cache_policy_info", Help: "The cache policy in force (value 1).",
+		}, []string{"preset", "layers", "breakdown", "jitter", "null", "bloom", "warmup", "refresh", "serializer"}),
+		policyChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_policy_changes_total", Help: "Cache policy changes since start.",
+		}),
+		breakerState: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cache_redis_breaker_state", Help: "Redis circuit breaker: 0 closed, 1 half-open, 2 open.",
+		}),
+	}
+	m.reg = reg
+	reg.MustRegister(m.requests, m.dbLoads, m.locks, m.lockWait, m.sfShared, m.bloomRejects, m.bloomFalsePos,
+		m.invalidations, m.invalidationLag, m.l1Evictions, m.payloadBytes, m.codecSeconds, m.policyInfo,
+		m.policyChanges, m.breakerState)
+	// Every series exists from the start, so rates and ratios are defined before the first event.
+	for _, layer := range []string{"l1", "redis"} {
+		for _, result := range []string{"hit", "miss", "null_hit", "error"} {
+			m.requests.WithLabelValues(layer, result)
+		}
+		m.invalidations.WithLabelValues(layer)
+	}
+	for _, cause := range []string{"miss", "refresh", "warmup", "lock_timeout", "bypass"} {
+		m.dbLoads.WithLabelValues(cause)
+	}
+	for _, result := range []string{"acquired", "waited", "timeout"} {
+		m.locks.WithLabelValues(result)
+	}
+	return m
+}
+
+// setPolicy makes p the one policy the info metric shows.
+func (m *Metrics) setPolicy(p *Policy) {
+	m.policyInfo.Reset()
+	m.policyInfo.WithLabelValues(p.Preset, string(p.Layers), string(p.Breakdown),
+		strconv.FormatFloat(p.TTLJitter, 'f', -1, 64), p.NullTTL.String(), strconv.FormatBool(p.Bloom),
+		strconv.FormatBool(p.Warmup), strconv.FormatBool(p.Refresh), string(p.Serializer)).Set(1)
+}
+
+// watchL1 exports the size of the L1 cache.
+func (m *Metrics) watchL1(size func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "cache_l1_entries", Help: "Entries in the in-process L1 cache.",
+	}, func() float64 { return float64(size()) }))
+}

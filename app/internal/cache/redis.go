@@ -1,0 +1,89 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// errRedisMiss means the key is not in Redis.
+var errRedisMiss = errors.New("redis: key not found")
+
+// guard runs one Redis operation through the circuit breaker: while Redis is failing the breaker
+// is open and the call fails at once, so a dead Redis costs reads nothing but the fallback.
+func (s *Store) guard(op func() error) error {
+	_, err := s.breaker.Execute(func() (struct{}, error) { return struct{}{}, op() })
+	return err
+}
+
+// redisGet reads key; with withTTL it also returns the key's remaining time to live.
+func (s *Store) redisGet(ctx context.Context, key string, withTTL bool) ([]byte, time.Duration, error) {
+	var raw []byte
+	var pttl time.Duration
+	err := s.guard(func() error {
+		if !withTTL {
+			var err error
+			raw, err = s.rdb.Get(ctx, key).Bytes()
+			return err
+		}
+		var get *redis.StringCmd
+		var ttl *redis.DurationCmd
+		_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			get = pipe.Get(ctx, key)
+			ttl = pipe.PTTL(ctx, key)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		raw, pttl = []byte(get.Val()), ttl.Val()
+		return nil
+	})
+	if errors.Is(err, redis.Nil) {
+		return nil, 0, errRedisMiss
+	}
+	return raw, pttl, err
+}
+
+// redisSet writes key with a TTL; a failure is counted and otherwise ignored (the value is only a
+// copy of the database's).
+func (s *Store) redisSet(ctx context.Context, key string, raw []byte, ttl time.Duration) {
+	if err := s.guard(func() error { return s.rdb.Set(ctx, key, raw, ttl).Err() }); err != nil {
+		s.m.requests.WithLabelValues("redis", "error").Inc()
+	}
+}
+
+// redisDel deletes keys and reports whether Redis took the command.
+func (s *Store) redisDel(ctx context.Context, keys ...string) bool {
+	if err := s.guard(func() error { return s.rdb.Del(ctx, keys...).Err() }); err != nil {
+		s.m.requests.WithLabelValues("redis", "error").Inc()
+		s.log.WithError(err).WithField("keys", keys).Warn("cache invalidation in redis failed")
+		return false
+	}
+	return true
+}
+
+// redisLock takes lock key with token for ttl (SET NX PX) and reports whether it got it.
+func (s *Store) redisLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+	var ok bool
+	err := s.guard(func() error {
+		var err error
+		ok, err = s.rdb.SetNX(ctx, key, token, ttl).Result()
+		return err
+	})
+	return ok, err
+}
+
+// unlockScript deletes a lock only if it still holds our token (compare-and-delete), so a holder
+// whose lock expired cannot release the next holder's lock.
+var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+
+// redisUnlock releases a lock taken by redisLock.
+func (s *Store) redisUnlock(ctx context.Context, key, token string) {
+	err := s.guard(func() error { return unlockScript.Run(ctx, s.rdb, []string{key}, token).Err() })
+	if err != nil {
+		s.log.WithError(err).WithField("key", key).Warn("cache lock release failed; it expires by itself")
+	}
+}

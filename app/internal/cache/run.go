@@ -1,0 +1,159 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sirupsen/logrus"
+)
+
+// Background periods.
+const (
+	generationPoll = 5 * time.Second  // catch up with a reset this instance missed
+	popularFlush   = 5 * time.Second  // push read counts to Redis
+	refreshCheck   = 10 * time.Second // how often the refresh schedule is looked at
+)
+
+// Run does the cache's background work until ctx ends: it reads the namespace generation, builds
+// the Bloom filter, warms up (then reports ready), listens to other instances, and rebuilds,
+// refreshes and flushes on schedule.
+func (s *Store) Run(ctx context.Context) {
+	s.loadGeneration(ctx)
+	go s.subscribe(ctx)
+	s.buildBloom(ctx)
+	if s.policy.Load().Warmup {
+		if _, err := s.Warmup(ctx); err != nil {
+			s.log.WithError(err).Warn("cache warm-up failed; serving cold")
+		}
+	}
+	s.ready.Store(true)
+
+	bloomTick := time.NewTicker(s.opts.BloomRebuild)
+	genTick := time.NewTicker(generationPoll)
+	flushTick := time.NewTicker(popularFlush)
+	refreshTick := time.NewTicker(refreshCheck)
+	defer bloomTick.Stop()
+	defer genTick.Stop()
+	defer flushTick.Stop()
+	defer refreshTick.Stop()
+	lastRefresh := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			s.flushPopular(context.WithoutCancel(ctx))
+			return
+		case <-s.events:
+			s.buildBloom(ctx)
+		case <-bloomTick.C:
+			s.buildBloom(ctx)
+		case <-genTick.C:
+			s.loadGeneration(ctx)
+		case <-flushTick.C:
+			s.flushPopular(ctx)
+		case <-refreshTick.C:
+			p := s.policy.Load()
+			if p.Refresh && time.Since(lastRefresh) >= time.Duration(p.RefreshInterval) {
+				lastRefresh = time.Now()
+				s.refreshHot(ctx, p)
+			}
+		}
+	}
+}
+
+// buildBloom (re)builds the Bloom filter from every product id in the database.
+func (s *Store) buildBloom(ctx context.Context) {
+	p := s.policy.Load()
+	start := time.Now()
+	ids, err := s.src.ProductIDs(ctx)
+	if err != nil {
+		s.log.WithError(err).Warn("cache bloom filter build failed; it lets every id through until the next try")
+		return
+	}
+	s.bloom.rebuild(ids, p.BloomFPR)
+	s.log.WithFields(logrus.Fields{"ids": len(ids), "fpr": p.BloomFPR, "elapsed_ms": time.Since(start).Milliseconds()}).
+		Info("cache bloom filter built")
+}
+
+func (s *Store) generationKey() string { return s.opts.Namespace + ":generation" }
+
+// loadGeneration reads the namespace generation from Redis; a change empties L1.
+func (s *Store) loadGeneration(ctx context.Context) {
+	var gen int64
+	err := s.guard(func() error {
+		v, err := s.rdb.Get(ctx, s.generationKey()).Result()
+		if err != nil {
+			return err
+		}
+		gen, err = strconv.ParseInt(v, 10, 64)
+		return err
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return
+	}
+	if s.gen.Swap(gen) != gen {
+		s.l1.InvalidateAll()
+	}
+}
+
+// Reset empties this service's cache namespace, never the whole Redis: it moves every instance to
+// a new key generation (old keys are unreachable at once) and deletes the old generation's keys in
+// the background. It returns the new generation.
+func (s *Store) Reset(ctx context.Context) (int64, error) {
+	var gen int64
+	err := s.guard(func() error {
+		var err error
+		gen, err = s.rdb.Incr(ctx, s.generationKey()).Result()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	old := s.gen.Swap(gen)
+	s.l1.InvalidateAll()
+	s.publish(ctx, event{Op: opReset})
+	go s.sweep(old)
+	s.log.WithFields(logrus.Fields{"generation": gen}).Info("cache namespace reset")
+	return gen, nil
+}
+
+// sweep deletes the keys of an old generation, a bounded SCAN at a time.
+func (s *Store) sweep(gen int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	match := s.opts.Namespace + ":g" + strconv.FormatInt(gen, 10) + ":*"
+	iter := s.rdb.Scan(ctx, 0, match, 1000).Iterator()
+	batch := make([]string, 0, 500)
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == cap(batch) {
+			s.rdb.Unlink(ctx, batch...)
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		s.rdb.Unlink(ctx, batch...)
+	}
+}
+
+// Status describes the cache's state for the admin API.
+type Status struct {
+	Generation int64       `json:"generation"`
+	L1Entries  int         `json:"l1_entries"`
+	Breaker    string      `json:"redis_breaker"`
+	Ready      bool        `json:"ready"`
+	Bloom      BloomStatus `json:"bloom"`
+}
+
+// Status reports the cache's state.
+func (s *Store) Status() Status {
+	return Status{
+		Generation: s.gen.Load(),
+		L1Entries:  s.l1.EstimatedSize(),
+		Breaker:    s.breaker.State().String(),
+		Ready:      s.ready.Load(),
+		Bloom:      s.bloom.stats(),
+	}
+}

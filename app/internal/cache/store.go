@@ -1,0 +1,216 @@
+// Package cache decorates the catalogue store with switchable cache strategies: Redis and an
+// in-process L1 (cache-aside), protection against breakdown (singleflight, a Redis lock), avalanche
+// (TTL jitter) and penetration (null caching, a Bloom filter), warm-up and refresh of hot keys, and
+// invalidation after writes (on every instance through Redis pub/sub). Every switch lives in one
+// immutable Policy that can be swapped at run time; Redis trouble never fails a read.
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/sirupsen/logrus"
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/product-service-lab/product-service/app/internal/catalog"
+)
+
+// Source is what the cache decorates: the catalogue store, plus the id lists that warm-up and the
+// Bloom filter are built from.
+type Source interface {
+	catalog.Store
+	// HotProductIDs returns up to limit ids of products flagged is_hot.
+	HotProductIDs(ctx context.Context, limit int) ([]int64, error)
+	// ProductIDs returns the id of every product.
+	ProductIDs(ctx context.Context) ([]int64, error)
+}
+
+var _ catalog.Store = (*Store)(nil)
+
+// Options are the settings of a Store that do not change at run time.
+type Options struct {
+	// Namespace prefixes every key and channel, so several services can share one Redis.
+	Namespace string
+	// L1MaxEntries bounds the in-process cache.
+	L1MaxEntries int
+	// BloomRebuild is how often the Bloom filter is rebuilt from the database.
+	BloomRebuild time.Duration
+	// HotLimit bounds how many ids warm-up and refresh load.
+	HotLimit int
+	// Log receives policy changes, breaker transitions and background failures.
+	Log logrus.FieldLogger
+	// Metrics are the collectors to update; NewMetrics makes them.
+	Metrics *Metrics
+}
+
+// Store is a catalog.Store that caches product reads according to its current Policy.
+type Store struct {
+	src     Source
+	rdb     redis.UniversalClient
+	opts    Options
+	log     logrus.FieldLogger
+	m       *Metrics
+	policy  atomic.Pointer[Policy]
+	gen     atomic.Int64 // namespace generation; a reset moves every key to a new one
+	l1      *otter.Cache[string, entry]
+	breaker *gobreaker.CircuitBreaker[struct{}]
+	flight  singleflight.Group
+	bloom   *bloomSet
+	popular *popularity
+	origin  string // identifies this instance in pub/sub messages
+	ready   atomic.Bool
+	events  chan struct{} // wakes Run when the Bloom filter must be rebuilt
+}
+
+// entry is one L1 value: a decoded product or inventory, or a cached "not found".
+type entry struct {
+	value any
+	null  bool
+	ttl   time.Duration
+}
+
+// New returns a Store in front of src using Redis client rdb, starting with policy p. Call Run to
+// start its background work (pub/sub, Bloom filter, warm-up, refresh).
+func New(src Source, rdb redis.UniversalClient, p Policy, opts Options) (*Store, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("cache policy: %w", err)
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "ps"
+	}
+	if opts.L1MaxEntries <= 0 {
+		opts.L1MaxEntries = 100_000
+	}
+	if opts.BloomRebuild <= 0 {
+		opts.BloomRebuild = 10 * time.Minute
+	}
+	if opts.HotLimit <= 0 {
+		opts.HotLimit = 5_000
+	}
+	if opts.Log == nil {
+		l := logrus.New()
+		l.Out = io.Discard
+		opts.Log = l
+	}
+	if opts.Metrics == nil {
+		return nil, errors.New("cache: Options.Metrics is required")
+	}
+	s := &Store{
+		src: src, rdb: rdb, opts: opts, log: opts.Log, m: opts.Metrics,
+		bloom: &bloomSet{}, popular: newPopularity(), origin: randomToken(), events: make(chan struct{}, 1),
+	}
+	l1, err := otter.New(&otter.Options[string, entry]{
+		MaximumSize:      opts.L1MaxEntries,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, entry]) time.Duration { return e.Value.ttl }),
+		OnDeletion: func(e otter.DeletionEvent[string, entry]) {
+			if e.Cause == otter.CauseOverflow {
+				s.m.l1Evictions.Inc()
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cache: create L1: %w", err)
+	}
+	s.l1 = l1
+	s.m.watchL1(l1.EstimatedSize)
+	s.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "redis",
+		MaxRequests: 1,
+		Timeout:     2 * time.Second,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 5 },
+		IsSuccessful: func(err error) bool {
+			return err == nil || errors.Is(err, redis.Nil)
+		},
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			s.m.breakerState.Set(float64(to))
+			s.log.WithFields(logrus.Fields{"from": from.String(), "to": to.String()}).Warn("redis circuit breaker changed state")
+		},
+	})
+	s.setPolicy(&p)
+	s.ready.Store(!p.Warmup)
+	return s, nil
+}
+
+// Policy returns the policy in force.
+func (s *Store) Policy() Policy { return *s.policy.Load() }
+
+// SetPolicy applies patch (a JSON object of Policy fields, optionally with a preset) to the
+// policy in force, on this instance and, through pub/sub, on every other.
+func (s *Store) SetPolicy(ctx context.Context, patch []byte) (Policy, error) {
+	next, err := Apply(s.Policy(), patch)
+	if err != nil {
+		return Policy{}, err
+	}
+	s.setPolicy(&next)
+	s.publish(ctx, event{Op: opPolicy, Policy: &next})
+	return next, nil
+}
+
+// setPolicy swaps the policy and does what the change implies.
+func (s *Store) setPolicy(next *Policy) {
+	prev := s.policy.Swap(next)
+	s.m.setPolicy(next)
+	if prev == nil {
+		return
+	}
+	s.m.policyChanges.Inc()
+	s.log.WithFields(logrus.Fields{
+		"preset": next.Preset, "layers": next.Layers, "breakdown": next.Breakdown, "ttl": next.TTL.String(),
+		"ttl_jitter": next.TTLJitter, "null_ttl": next.NullTTL.String(), "bloom": next.Bloom,
+		"warmup": next.Warmup, "refresh": next.Refresh, "serializer": next.Serializer, "pubsub": next.PubSub,
+		"previous_preset": prev.Preset,
+	}).Info("cache policy changed")
+	if prev.Layers != next.Layers {
+		// L1 entries may have missed invalidations while L1 was off.
+		s.l1.InvalidateAll()
+	}
+	if next.Bloom && (!prev.Bloom || prev.BloomFPR != next.BloomFPR) {
+		s.wake()
+	}
+}
+
+// wake asks Run to rebuild the Bloom filter.
+func (s *Store) wake() {
+	select {
+	case s.events <- struct{}{}:
+	default:
+	}
+}
+
+// Ready reports whether start-up warm-up has finished (always true when warm-up is off).
+func (s *Store) Ready(context.Context) error {
+	if !s.ready.Load() {
+		return errors.New("cache warm-up in progress")
+	}
+	return nil
+}
+
+// key builds a key under the namespace and current generation. The id sits in braces, a Redis
+// Cluster hash tag, so all keys of one product land on one node.
+func (s *Store) key(kind string, id int64, suffix string) string {
+	return s.opts.Namespace + ":g" + strconv.FormatInt(s.gen.Load(), 10) + ":" + kind + ":{" +
+		strconv.FormatInt(id, 10) + "}" + suffix
+}
+
+func (s *Store) productKey(id int64) string   { return s.key("product", id, "") }
+func (s *Store) inventoryKey(id int64) string { return s.key("product", id, ":inventory") }
+func (s *Store) lockKey(key string) string {
+	return s.opts.Namespace + ":lock:" + key[len(s.opts.Namespace)+1:]
+}
+
+func randomToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

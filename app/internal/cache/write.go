@@ -1,0 +1,87 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/catalog"
+)
+
+// Create stores a product, adds it to the Bloom filter on every instance and drops any cached
+// "not found" for its id.
+func (s *Store) Create(ctx context.Context, in catalog.ProductInput) (catalog.Product, error) {
+	p, err := s.src.Create(ctx, in)
+	if err != nil {
+		return p, err
+	}
+	s.bloom.add(p.ID)
+	s.invalidate(ctx, s.policy.Load(), opCreate, p.ID)
+	return p, nil
+}
+
+// Update writes through to the database, then invalidates the product's keys (cache-aside).
+func (s *Store) Update(ctx context.Context, id int64, in catalog.ProductInput, ifVersion int64) (catalog.Product, error) {
+	p, err := s.src.Update(ctx, id, in, ifVersion)
+	if mayHaveWritten(err) {
+		s.invalidate(ctx, s.policy.Load(), opInvalidate, id)
+	}
+	return p, err
+}
+
+// Delete removes the product from the database, then invalidates its keys.
+func (s *Store) Delete(ctx context.Context, id int64, ifVersion int64) error {
+	err := s.src.Delete(ctx, id, ifVersion)
+	if mayHaveWritten(err) {
+		s.invalidate(ctx, s.policy.Load(), opInvalidate, id)
+	}
+	return err
+}
+
+// mayHaveWritten is false only for errors that prove the database did not change.
+func mayHaveWritten(err error) bool {
+	return err == nil || !(errors.Is(err, catalog.ErrNotFound) || errors.Is(err, catalog.ErrVersionMismatch) ||
+		errors.Is(err, catalog.ErrDuplicateSKU) || errors.Is(err, catalog.ErrUnknownCategory))
+}
+
+// Evict drops one product's keys from every layer without touching the database, as if they had
+// expired (the admin API uses it to provoke breakdowns).
+func (s *Store) Evict(ctx context.Context, id int64) {
+	s.invalidate(ctx, s.policy.Load(), opInvalidate, id)
+}
+
+// invalidate deletes a product's keys after a committed write: in Redis, in this instance's L1,
+// and (with pubsub on, or for a create) in every other instance's L1. With DoubleDelete set it
+// deletes them once more after that delay, catching a reader that loaded the old row before the
+// commit and wrote it back after the first delete.
+func (s *Store) invalidate(ctx context.Context, p *Policy, op string, id int64) {
+	ctx = context.WithoutCancel(ctx)
+	keys := []string{s.productKey(id), s.inventoryKey(id)}
+	if s.redisDel(ctx, keys...) {
+		s.m.invalidations.WithLabelValues("redis").Add(float64(len(keys)))
+	}
+	s.dropL1(keys)
+	if p.PubSub || op == opCreate {
+		s.publish(ctx, event{Op: op, IDs: []int64{id}})
+	}
+	if p.DoubleDelete > 0 && op == opInvalidate {
+		time.AfterFunc(time.Duration(p.DoubleDelete), func() {
+			if s.redisDel(ctx, keys...) {
+				s.m.invalidations.WithLabelValues("redis").Add(float64(len(keys)))
+			}
+			s.dropL1(keys)
+			if p.PubSub {
+				s.publish(ctx, event{Op: op, IDs: []int64{id}})
+			}
+		})
+	}
+}
+
+// dropL1 removes keys from this instance's L1.
+func (s *Store) dropL1(keys []string) {
+	for _, k := range keys {
+		if _, ok := s.l1.Invalidate(k); ok {
+			s.m.invalidations.WithLabelValues("l1").Inc()
+		}
+	}
+}
