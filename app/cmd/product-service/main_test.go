@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +80,7 @@ func TestMigrateSeedServeAndDrain(t *testing.T) {
 	addr := freeAddr(t)
 	env := lookup(map[string]string{
 		"DATABASE_URL": db.URL, "HTTP_ADDR": addr, "DB_SIMULATED_LATENCY": "400ms", "SHUTDOWN_TIMEOUT": "5s",
-		"MIGRATE_ON_START": "true", "CACHE_NAMESPACE": "test-" + strings.ReplaceAll(t.Name(), "/", "-"),
+		"MIGRATE_ON_START": "true", "CACHE_NAMESPACE": "test-drain-" + strconv.Itoa(os.Getpid()),
 	})
 	ctx := context.Background()
 	var out bytes.Buffer

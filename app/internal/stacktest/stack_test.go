@@ -383,11 +383,6 @@ func TestComposeInterpolation(t *testing.T) {
 	}
 }
 
-// pendingVariables are set in the compose file ahead of the code that will read them.
-var pendingVariables = map[string]string{
-	"REDIS_ADDR": "read once the Redis cache lands in config.Load",
-}
-
 // TestComposeEnvironmentIsValidConfig loads each app service's compose environment with
 // config.Load: every variable must be one the service reads (a misspelt name would be ignored
 // silently at run time) and every value must pass validation, so a bad value (a duration without
@@ -410,7 +405,7 @@ func TestComposeEnvironmentIsValidConfig(t *testing.T) {
 				t.Fatalf("config.Load rejects the environment of %s: %v", name, err)
 			}
 			for _, key := range slices.Sorted(maps.Keys(env)) {
-				if _, pending := pendingVariables[key]; !pending && !read[key] {
+				if !read[key] {
 					t.Errorf("%s sets %s, which config.Load does not read (misspelt?)", name, key)
 				}
 			}
