@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 )
 
@@ -40,10 +41,21 @@ func (s *Store) publish(ctx context.Context, ev event) {
 	}
 }
 
-// subscribe applies other instances' events until ctx ends. go-redis resubscribes by itself after
-// a lost connection.
+// subscribe starts listening to other instances' events: it returns once Redis has confirmed the
+// subscription (or failed to within a second; go-redis keeps trying and resubscribes after a lost
+// connection), and applies events in the background until ctx ends.
 func (s *Store) subscribe(ctx context.Context) {
 	sub := s.rdb.Subscribe(ctx, s.channel())
+	confirmCtx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := sub.Receive(confirmCtx); err != nil {
+		s.log.WithError(err).Warn("cache pub/sub subscription not confirmed; invalidations from other instances may be missed")
+	}
+	go s.listen(ctx, sub)
+}
+
+// listen applies events until ctx ends.
+func (s *Store) listen(ctx context.Context, sub *redis.PubSub) {
 	defer sub.Close()
 	msgs := sub.Channel()
 	for {

@@ -22,7 +22,7 @@ const (
 // refreshes and flushes on schedule.
 func (s *Store) Run(ctx context.Context) {
 	s.loadGeneration(ctx)
-	go s.subscribe(ctx)
+	s.subscribe(ctx)
 	s.buildBloom(ctx)
 	if s.policy.Load().Warmup {
 		if _, err := s.Warmup(ctx); err != nil {

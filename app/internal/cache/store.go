@@ -138,7 +138,6 @@ func New(src Source, rdb redis.UniversalClient, p Policy, opts Options) (*Store,
 		},
 	})
 	s.setPolicy(&p)
-	s.ready.Store(!p.Warmup)
 	return s, nil
 }
 
@@ -188,10 +187,11 @@ func (s *Store) wake() {
 	}
 }
 
-// Ready reports whether start-up warm-up has finished (always true when warm-up is off).
+// Ready reports whether Run has finished starting: subscribed to other instances, built the Bloom
+// filter and, with warm-up on, loaded the hot products.
 func (s *Store) Ready(context.Context) error {
 	if !s.ready.Load() {
-		return errors.New("cache warm-up in progress")
+		return errors.New("cache start-up (subscription, bloom filter, warm-up) in progress")
 	}
 	return nil
 }

@@ -1,0 +1,172 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/product-service-lab/product-service/app/internal/catalog"
+	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
+	"github.com/product-service-lab/product-service/app/internal/seed"
+	"github.com/product-service-lab/product-service/app/internal/testdb"
+)
+
+// NewMetricsForTest returns metrics on a registry of their own.
+func NewMetricsForTest() *Metrics { return NewMetrics(prometheus.NewRegistry()) }
+
+const seeded = 300
+
+// counting is a Source that counts database loads, per id, so tests count loads rather than
+// infer them from timing.
+type counting struct {
+	*pgstore.Store
+	mu    sync.Mutex
+	loads map[int64]int
+	total atomic.Int64
+}
+
+func (c *counting) count(ids ...int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		c.loads[id]++
+	}
+	c.total.Add(int64(len(ids)))
+}
+
+func (c *counting) Product(ctx context.Context, id int64) (catalog.Product, error) {
+	c.count(id)
+	return c.Store.Product(ctx, id)
+}
+
+func (c *counting) Products(ctx context.Context, ids []int64) ([]catalog.Product, error) {
+	c.count(ids...)
+	return c.Store.Products(ctx, ids)
+}
+
+func (c *counting) Inventory(ctx context.Context, id int64) (catalog.Inventory, error) {
+	c.count(id)
+	return c.Store.Inventory(ctx, id)
+}
+
+// of returns the loads of one id.
+func (c *counting) of(id int64) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.loads[id]
+}
+
+// fixture is a seeded database and a Redis namespace of the test's own.
+type fixture struct {
+	t         *testing.T
+	db        testdb.DB
+	src       *counting
+	rdb       *redis.Client
+	namespace string
+}
+
+func newFixture(t *testing.T, latency time.Duration) *fixture {
+	t.Helper()
+	addr := testdb.RedisAddr(t)
+	db := testdb.New(t)
+	sqlDB, err := db.Gorm.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seed.Run(context.Background(), sqlDB, seed.Options{Products: seeded,
+		Generator: seed.Generator{Seed: 5, HotShare: 0.05}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
+	t.Cleanup(func() { _ = rdb.Close() })
+	f := &fixture{
+		t: t, db: db, rdb: rdb, namespace: "test-" + randomToken()[:10],
+		src: &counting{Store: pgstore.New(db.Gorm, pgstore.Options{SimulatedLatency: latency}), loads: map[int64]int{}},
+	}
+	t.Cleanup(f.sweep)
+	return f
+}
+
+// sweep deletes the test's keys: the shared Redis must not fill up with test namespaces.
+func (f *fixture) sweep() {
+	ctx := context.Background()
+	iter := f.rdb.Scan(ctx, 0, f.namespace+":*", 1000).Iterator()
+	for iter.Next(ctx) {
+		f.rdb.Del(ctx, iter.Val())
+	}
+}
+
+// store returns a cache instance over the fixture (several share the namespace, as replicas do),
+// running its background work until the test ends. mods patch the preset.
+func (f *fixture) store(preset string, mods ...string) *Store {
+	return f.storeWith(f.rdb, preset, mods...)
+}
+
+func (f *fixture) storeWith(rdb redis.UniversalClient, preset string, mods ...string) *Store {
+	f.t.Helper()
+	p, err := Preset(preset)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, m := range mods {
+		if p, err = Apply(p, []byte(m)); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	s, err := New(f.src, rdb, p, Options{Namespace: f.namespace, Metrics: NewMetricsForTest(), L1MaxEntries: 10_000})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	f.t.Cleanup(func() { cancel(); <-done })
+	waitFor(f.t, "cache ready", func() bool { return s.Ready(ctx) == nil && (!p.Bloom || s.bloom.isReady()) })
+	return s
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// concurrently runs fn n times at once (released together) and waits for all.
+func concurrently(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+func mustProduct(t *testing.T, s *Store, id int64) (catalog.Product, Result) {
+	t.Helper()
+	ctx, res := Track(context.Background())
+	p, err := s.Product(ctx, id)
+	if err != nil {
+		t.Fatalf("Product(%d): %v", id, err)
+	}
+	return p, *res
+}
+
+func describe(p catalog.Product) string { return fmt.Sprintf("%d v%d %q", p.ID, p.Version, p.Name) }
