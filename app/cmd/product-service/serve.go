@@ -61,6 +61,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		Metrics:          pgstore.NewMetrics(reg),
 	})
 
+	redis.SetLogger(redisLog{log})
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:        []string{cfg.Redis.Addr},
 		DialTimeout:  cfg.Redis.Timeout,
@@ -154,6 +155,14 @@ func newCache(cfg config.Config, store *pgstore.Store, rdb redis.UniversalClient
 		Log:          log,
 		Metrics:      cache.NewMetrics(reg),
 	})
+}
+
+// redisLog sends go-redis's own messages (reconnects, pool trouble) through the service's logger.
+type redisLog struct{ log logrus.FieldLogger }
+
+// Printf logs one go-redis message at warn.
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.WithField("detail", fmt.Sprintf(format, v...)).Warn("redis client trouble")
 }
 
 // setup loads the configuration and builds the logger every command shares.

@@ -64,14 +64,14 @@ func (c *counting) of(id int64) int {
 
 // fixture is a seeded database and a Redis namespace of the test's own.
 type fixture struct {
-	t         *testing.T
+	t         testing.TB
 	db        testdb.DB
 	src       *counting
 	rdb       *redis.Client
 	namespace string
 }
 
-func newFixture(t *testing.T, latency time.Duration) *fixture {
+func newFixture(t testing.TB, latency time.Duration) *fixture {
 	t.Helper()
 	addr := testdb.RedisAddr(t)
 	db := testdb.New(t)
@@ -132,7 +132,7 @@ func (f *fixture) storeWith(rdb redis.UniversalClient, preset string, mods ...st
 }
 
 // waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
