@@ -1,15 +1,27 @@
-// Command bench-baseline exists only as the baseline of `make bench`: a bare net/http server that
-// answers GET /api/v1/products/{id} by running pgstore.DetailSQL, the statement product-service
-// runs, through a pgxpool pool and encoding the same catalog.Product JSON. No GORM, no gin, no
-// middleware, no cache. The ratio of product-service's throughput to this one's tells what the
-// service's own layers cost on top of the database round trip; it is not meant to serve anything.
+// Command bench-baseline exists only as the baselines of `make bench`: a bare net/http server that
+// answers GET /api/v1/products/{id} in one of three ways (-mode), with no gin, no middleware and
+// no cache logic, so the ratio of product-service's throughput to its own tells what the service's
+// layers cost on top of the one unavoidable step:
+//
+//   - sql (default): run pgstore.DetailSQL, the statement product-service runs, through a pgxpool
+//     pool and encode the same catalog.Product JSON; the baseline of an uncached read.
+//   - redis-get: one go-redis GET of -redis-key, which holds the JSON body of product
+//     -product-id (read from the database and SET at start, deleted at exit), written as is,
+//     whatever the id; the baseline of a Redis cache hit.
+//   - fixed: write the JSON body of product -product-id, read once at start; the baseline of an
+//     in-process (L1) cache hit.
+//
+// It is not meant to serve anything.
 //
 // Usage:
 //
-//	bench-baseline [-addr 127.0.0.1:8081] [-database-url URL] [-max-conns 20]
+//	bench-baseline [-mode sql|redis-get|fixed] [-addr 127.0.0.1:8081] [-database-url URL] [-max-conns 20]
+//	               [-product-id 1] [-redis-addr 127.0.0.1:6379] [-redis-key KEY] [-redis-pool-size 50]
+//	               [-redis-timeout 50ms]
 //
-// -database-url defaults to $DATABASE_URL, else the service's default URL. SIGINT or SIGTERM
-// drains in-flight requests and exits.
+// -database-url defaults to $DATABASE_URL, else the service's default URL; -redis-addr to
+// $REDIS_ADDR, else the service's default. The Redis settings default to product-service's.
+// SIGINT or SIGTERM drains in-flight requests and exits.
 package main
 
 import (
@@ -32,11 +44,24 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 )
 
+// The modes of -mode.
+const (
+	modeSQL      = "sql"
+	modeRedisGet = "redis-get"
+	modeFixed    = "fixed"
+)
+
 // options is the command line.
 type options struct {
-	addr        string
-	databaseURL string
-	maxConns    int
+	mode          string
+	addr          string
+	databaseURL   string
+	maxConns      int
+	productID     int64
+	redisAddr     string
+	redisKey      string
+	redisPoolSize int
+	redisTimeout  time.Duration
 }
 
 func main() {
@@ -58,20 +83,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log, err := telemetry.NewLogger(stdout, "info", "bench")
+	logger, _, err := telemetry.NewLogger(stdout, telemetry.LogOptions{Level: "info", Env: "bench"})
 	if err != nil {
 		return err
 	}
-	log = log.WithField("app", "bench-baseline")
+	log := logger.WithField("app", "bench-baseline")
 
-	pool, err := openPool(ctx, opts)
+	handler, stop, err := newHandler(ctx, opts, log)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer stop()
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /api/v1/products/{id}", productHandler{pool: pool, log: log})
+	mux.Handle("GET /api/v1/products/{id}", handler)
 	srv := &http.Server{
 		Addr:              opts.addr,
 		Handler:           mux,
@@ -83,9 +108,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.addr, err)
 	}
-	log.WithFields(logrus.Fields{
-		"http_addr": ln.Addr().String(), "database_url": config.RedactURL(opts.databaseURL), "max_conns": opts.maxConns,
-	}).Info("listening")
+	fields := logrus.Fields{"mode": opts.mode, "http_addr": ln.Addr().String(), "database_url": config.RedactURL(opts.databaseURL)}
+	switch opts.mode {
+	case modeSQL:
+		fields["max_conns"] = opts.maxConns
+	case modeRedisGet:
+		fields["redis_addr"], fields["redis_key"] = opts.redisAddr, opts.redisKey
+	}
+	log.WithFields(fields).Info("listening")
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -106,18 +136,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// parse reads the flags; the database URL falls back to $DATABASE_URL, then the service default.
+// newHandler builds the handler of o.mode. Every mode reads the database at start (sql serves from
+// it, the others read one product's body from it); stop releases what the handler holds.
+func newHandler(ctx context.Context, o options, log *logrus.Entry) (http.Handler, func(), error) {
+	pool, err := openPool(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.mode == modeSQL {
+		return productHandler{pool: pool, log: log}, pool.Close, nil
+	}
+	body, err := productBody(ctx, pool, o.productID)
+	pool.Close()
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.mode == modeFixed {
+		return fixedHandler{body: body}, func() {}, nil
+	}
+	rdb, stop, err := openRedis(ctx, o, body, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return redisHandler{rdb: rdb, key: o.redisKey, log: log}, stop, nil
+}
+
+// parse reads the flags; the database URL falls back to $DATABASE_URL, then the service default,
+// and the Redis address to $REDIS_ADDR, then the service default.
 func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench-baseline", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
+	fs.StringVar(&o.mode, "mode", modeSQL, "what a read does: sql, redis-get or fixed")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8081", "listen address")
 	fs.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL, else "+config.DefaultDatabaseURL+")")
 	fs.IntVar(&o.maxConns, "max-conns", 20, "connection pool size (product-service's DB_MAX_OPEN_CONNS default)")
+	fs.Int64Var(&o.productID, "product-id", 1, "product whose body redis-get and fixed serve")
+	fs.StringVar(&o.redisAddr, "redis-addr", "", "Redis address for redis-get (default $REDIS_ADDR, else "+config.DefaultRedisAddr+")")
+	fs.StringVar(&o.redisKey, "redis-key", "bench-baseline:product", "key redis-get stores the body under and reads")
+	fs.IntVar(&o.redisPoolSize, "redis-pool-size", 50, "Redis connection pool size (product-service's REDIS_POOL_SIZE default)")
+	fs.DurationVar(&o.redisTimeout, "redis-timeout", 50*time.Millisecond, "Redis dial, read and write timeout (product-service's REDIS_TIMEOUT default)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 || o.maxConns < 1 {
+	validMode := o.mode == modeSQL || o.mode == modeRedisGet || o.mode == modeFixed
+	if fs.NArg() > 0 || !validMode || o.maxConns < 1 || o.productID < 1 || o.redisKey == "" ||
+		o.redisPoolSize < 1 || o.redisTimeout <= 0 {
 		fs.Usage()
 		return o, errors.New("invalid command line")
 	}
@@ -126,6 +190,12 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.databaseURL == "" {
 		o.databaseURL = config.DefaultDatabaseURL
+	}
+	if o.redisAddr == "" {
+		o.redisAddr = os.Getenv("REDIS_ADDR")
+	}
+	if o.redisAddr == "" {
+		o.redisAddr = config.DefaultRedisAddr
 	}
 	return o, nil
 }

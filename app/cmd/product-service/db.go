@@ -20,10 +20,11 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	if err := noFlags("migrate", "Applies pending migrations to DATABASE_URL and exits.", args, stderr); err != nil {
 		return err
 	}
-	cfg, log, err := setup(stdout, lookup)
+	cfg, log, closeLog, err := setup(stdout, lookup)
 	if err != nil {
 		return err
 	}
+	defer closeLog.Close()
 	_, sqlDB, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return err
@@ -65,10 +66,11 @@ func seedCmd(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		fs.Usage()
 		return errUsage
 	}
-	cfg, log, err := setup(stdout, lookup)
+	cfg, log, closeLog, err := setup(stdout, lookup)
 	if err != nil {
 		return err
 	}
+	defer closeLog.Close()
 	_, sqlDB, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return err

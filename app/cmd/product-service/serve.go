@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -13,37 +12,66 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
-	"gorm.io/gorm"
 
-	"github.com/product-service-lab/product-service/app/internal/cache"
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
-	"github.com/product-service-lab/product-service/app/internal/config"
+	"github.com/product-service-lab/product-service/app/internal/faults"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 )
 
-// serve runs the HTTP API until ctx ends, then drains in-flight requests within SHUTDOWN_TIMEOUT.
+// version is the release, set at link time (-ldflags "-X main.version=v1.2.3").
+var version string
+
+// serve runs the HTTP API until ctx ends, then drains in-flight requests within SHUTDOWN_TIMEOUT,
+// stops the cache's background work and flushes traces and logs.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) error {
 	if err := noFlags("serve", "Runs the HTTP API on HTTP_ADDR until SIGINT or SIGTERM.", args, stderr); err != nil {
 		return err
 	}
-	cfg, log, err := setup(stdout, lookup)
+	cfg, logger, closeLog, err := setup(stdout, lookup)
 	if err != nil {
 		return err
 	}
+	defer closeLog.Close()
+	build := telemetry.ReadBuild(version)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	telemetry.RegisterBuildInfo(reg, build)
+
+	if cfg.Telemetry.LokiURL != "" {
+		shipper := telemetry.NewLokiShipper(telemetry.LokiOptions{
+			URL: cfg.Telemetry.LokiURL, Labels: map[string]string{"app": telemetry.AppName, "env": cfg.Env},
+		}, telemetry.Formatter(cfg.Env), reg)
+		logger.AddHook(shipper)
+		defer flush("loki", logger, shipper.Close)
+	}
+	log := logger.WithField("version", build.Version)
 	log.WithFields(cfg.Fields()).Info("starting")
 	if cfg.Database.SimulatedLatency > 0 {
 		log.WithField("db_simulated_latency", cfg.Database.SimulatedLatency.String()).
 			Warn("simulated database latency is on: every product detail load waits this long first")
 	}
 
+	tp, shutdownTracing, err := telemetry.NewTracerProvider(ctx, telemetry.TracingOptions{
+		Endpoint: cfg.Telemetry.OTLPEndpoint, Protocol: cfg.Telemetry.OTLPProtocol, ServiceName: cfg.Telemetry.ServiceName,
+		Sampler: cfg.Telemetry.TracesSampler, SamplerArg: cfg.Telemetry.TracesSamplerArg, Version: build.Version, Env: cfg.Env,
+	})
+	if err != nil {
+		return err
+	}
+	defer flush("traces", logger, shutdownTracing)
+	injector := faults.New(reg, logger)
+
 	db, sqlDB, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer sqlDB.Close()
+	if err := instrumentDatabase(db, logger, cfg, tp, injector); err != nil {
+		return err
+	}
+	reg.MustRegister(collectors.NewDBStatsCollector(sqlDB, "products"))
 	if cfg.Database.MigrateOnStart {
 		applied, err := pgstore.Migrate(ctx, sqlDB)
 		if err != nil {
@@ -51,42 +79,45 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		}
 		log.WithField("applied", len(applied)).Info("migrations applied")
 	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewDBStatsCollector(sqlDB, "products"))
 	store := pgstore.New(db, pgstore.Options{
 		QueryTimeout:     cfg.Database.QueryTimeout,
 		SimulatedLatency: cfg.Database.SimulatedLatency,
 		Metrics:          pgstore.NewMetrics(reg),
 	})
 
-	redis.SetLogger(redisLog{log})
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:        []string{cfg.Redis.Addr},
-		DialTimeout:  cfg.Redis.Timeout,
-		ReadTimeout:  cfg.Redis.Timeout,
-		WriteTimeout: cfg.Redis.Timeout,
-		PoolTimeout:  2 * cfg.Redis.Timeout,
-		PoolSize:     cfg.Redis.PoolSize,
-		MaxRetries:   -1, // a slow Redis is skipped, not retried: the database answers instead
-	})
+	rdb, err := newRedis(cfg, logger, tp, injector)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
-	cached, err := newCache(cfg, store, rdb, reg, log)
+	telemetry.RegisterRedisPool(reg, rdb)
+	cached, err := newCache(cfg, store, rdb, reg, logger, tp)
 	if err != nil {
 		return err
 	}
 	cacheCtx, stopCache := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopCache()
-	go cached.Run(cacheCtx)
+	cacheDone := make(chan struct{})
+	go func() { cached.Run(cacheCtx); close(cacheDone) }()
+	defer func() { stopCache(); <-cacheDone }()
+
+	if cfg.Telemetry.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.Telemetry.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 
 	gin.SetMode(gin.ReleaseMode)
 	router := httpapi.New(httpapi.Deps{
-		Store:   cached,
-		Checks:  []httpapi.Check{{Name: "postgres", Probe: store.Ping}, {Name: "cache_warmup", Probe: cached.Ready}},
-		Cache:   cached,
-		Metrics: reg,
-		Log:     log,
+		Store:    cached,
+		Checks:   []httpapi.Check{{Name: "postgres", Probe: store.Ping}, {Name: "cache", Probe: cached.Ready}},
+		Cache:    cached,
+		Gatherer: reg,
+		Metrics:  httpapi.NewMetrics(reg),
+		Tracer:   tp,
+		Faults:   injector,
+		Log:      logger,
 	}, httpapi.Options{
 		AdminToken:   cfg.AdminToken,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
@@ -102,8 +133,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:          httpErrorLog(logger),
 	}
 	return listenAndDrain(ctx, srv, cfg.HTTP.ShutdownTimeout, log)
+}
+
+// flush runs a shutdown step with a bounded time and logs its failure.
+func flush(what string, log *logrus.Logger, f func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f(ctx); err != nil {
+		log.WithError(err).WithField("what", what).Warn("flush at shutdown failed")
+	}
 }
 
 // listenAndDrain serves until ctx ends, then stops accepting and waits for in-flight requests.
@@ -132,66 +173,4 @@ func listenAndDrain(ctx context.Context, srv *http.Server, timeout time.Duration
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// newCache builds the cache in front of store with the starting policy: CACHE_PRESET, then the
-// switches of CACHE_POLICY on top.
-func newCache(cfg config.Config, store *pgstore.Store, rdb redis.UniversalClient, reg prometheus.Registerer,
-	log logrus.FieldLogger) (*cache.Store, error) {
-	policy, err := cache.Preset(cfg.Cache.Preset)
-	if err != nil {
-		return nil, fmt.Errorf("CACHE_PRESET: %w", err)
-	}
-	if cfg.Cache.Policy != "" {
-		if policy, err = cache.Apply(policy, []byte(cfg.Cache.Policy)); err != nil {
-			return nil, fmt.Errorf("CACHE_POLICY: %w", err)
-		}
-	}
-	return cache.New(store, rdb, policy, cache.Options{
-		Namespace:    cfg.Cache.Namespace,
-		L1MaxEntries: cfg.Cache.L1MaxEntries,
-		BloomRebuild: cfg.Cache.BloomRebuild,
-		HotLimit:     cfg.Cache.HotLimit,
-		Log:          log,
-		Metrics:      cache.NewMetrics(reg),
-	})
-}
-
-// redisLog sends go-redis's own messages (reconnects, pool trouble) through the service's logger.
-type redisLog struct{ log logrus.FieldLogger }
-
-// Printf logs one go-redis message at warn.
-func (l redisLog) Printf(_ context.Context, format string, v ...any) {
-	l.log.WithField("detail", fmt.Sprintf(format, v...)).Warn("redis client trouble")
-}
-
-// setup loads the configuration and builds the logger every command shares.
-func setup(stdout io.Writer, lookup func(string) (string, bool)) (config.Config, *logrus.Entry, error) {
-	cfg, err := config.Load(lookup)
-	if err != nil {
-		return config.Config{}, nil, err
-	}
-	log, err := telemetry.NewLogger(stdout, cfg.LogLevel, cfg.Env)
-	if err != nil {
-		return config.Config{}, nil, err
-	}
-	return cfg, log, nil
-}
-
-// openDatabase opens the pool every command uses; closing the *sql.DB closes both handles.
-func openDatabase(ctx context.Context, cfg config.Config) (*gorm.DB, *sql.DB, error) {
-	db, err := pgstore.Open(ctx, cfg.Database.URL, pgstore.Pool{
-		MaxOpenConns:    cfg.Database.MaxOpenConns,
-		MaxIdleConns:    cfg.Database.MaxIdleConns,
-		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
-		ConnMaxIdleTime: cfg.Database.ConnMaxIdleTime,
-	}, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, nil, fmt.Errorf("database handle: %w", err)
-	}
-	return db, sqlDB, nil
 }

@@ -6,6 +6,10 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 )
 
@@ -41,8 +45,41 @@ func (s *Store) List(ctx context.Context, page catalog.Page) (catalog.PageResult
 	return s.src.List(ctx, page)
 }
 
-// read is the cache-aside read path shared by every cached kind.
+// read is the cache-aside read path shared by every cached kind, in a cache.lookup span that says
+// where the answer came from.
 func read[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (T, error) {
+	rec, tracked := ctx.Value(resultKey{}).(*Result)
+	if !tracked {
+		ctx, rec = Track(ctx)
+	}
+	ctx, span := s.tracer.Start(ctx, "cache.lookup", trace.WithAttributes(
+		attribute.String("cache.preset", p.Preset), attribute.String("cache.key", sp.key)))
+	v, err := readLayers(ctx, s, p, sp)
+	span.SetAttributes(attribute.String("cache.result", string(*rec)), attribute.String("cache.layer", layerOf(*rec)))
+	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "cache lookup failed")
+	}
+	span.End()
+	return v, err
+}
+
+// layerOf names the layer that answered.
+func layerOf(r Result) string {
+	switch r {
+	case HitL1:
+		return "l1"
+	case HitRedis, HitNull:
+		return "redis"
+	case BloomReject:
+		return "bloom"
+	default:
+		return "db"
+	}
+}
+
+// readLayers looks in each layer of the policy in turn, then loads from the database.
+func readLayers[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (T, error) {
 	var zero T
 	if p.Layers == LayersNone {
 		record(ctx, Bypass)
@@ -187,6 +224,9 @@ func loadWithLock[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (
 		return loadAndFill(ctx, s, p, sp, "miss")
 	}
 	start := time.Now()
+	defer func() {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.Float64("cache.lock_wait_ms", float64(time.Since(start).Microseconds())/1000))
+	}()
 	deadline := start.Add(time.Duration(p.LockWait))
 	for time.Now().Before(deadline) {
 		if err := sleep(ctx, lockPoll); err != nil {

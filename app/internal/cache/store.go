@@ -20,6 +20,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
@@ -51,6 +53,8 @@ type Options struct {
 	Log logrus.FieldLogger
 	// Metrics are the collectors to update; NewMetrics makes them.
 	Metrics *Metrics
+	// Tracer starts the cache.lookup spans; nil means no tracing.
+	Tracer trace.Tracer
 }
 
 // Store is a catalog.Store that caches product reads according to its current Policy.
@@ -60,6 +64,7 @@ type Store struct {
 	opts    Options
 	log     logrus.FieldLogger
 	m       *Metrics
+	tracer  trace.Tracer
 	policy  atomic.Pointer[Policy]
 	gen     atomic.Int64 // namespace generation; a reset moves every key to a new one
 	l1      *otter.Cache[string, entry]
@@ -105,8 +110,11 @@ func New(src Source, rdb redis.UniversalClient, p Policy, opts Options) (*Store,
 	if opts.Metrics == nil {
 		return nil, errors.New("cache: Options.Metrics is required")
 	}
+	if opts.Tracer == nil {
+		opts.Tracer = noop.NewTracerProvider().Tracer("cache")
+	}
 	s := &Store{
-		src: src, rdb: rdb, opts: opts, log: opts.Log, m: opts.Metrics,
+		src: src, rdb: rdb, opts: opts, log: opts.Log, m: opts.Metrics, tracer: opts.Tracer,
 		bloom: &bloomSet{}, popular: newPopularity(), origin: randomToken(), events: make(chan struct{}, 1),
 	}
 	l1, err := otter.New(&otter.Options[string, entry]{

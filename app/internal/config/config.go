@@ -24,10 +24,11 @@ type Config struct {
 	// LogSlowRequest is the latency above which a request is logged at warn.
 	LogSlowRequest time.Duration
 
-	HTTP     HTTP
-	Database Database
-	Redis    Redis
-	Cache    Cache
+	HTTP      HTTP
+	Database  Database
+	Redis     Redis
+	Cache     Cache
+	Telemetry Telemetry
 	// AdminToken guards every write route; empty means every write is refused.
 	AdminToken string
 }
@@ -79,6 +80,27 @@ type Cache struct {
 	L1MaxEntries int
 	BloomRebuild time.Duration
 	HotLimit     int
+}
+
+// Telemetry holds where logs, traces and profiles go.
+type Telemetry struct {
+	// LokiURL, when set, ships every log line to Loki (base URL, e.g. http://loki:3100).
+	LokiURL string
+	// LogFile, when set, also writes lines to this file, rotated by size and age.
+	LogFile           string
+	LogFileMaxSizeMB  int
+	LogFileMaxAgeDays int
+	LogFileMaxBackups int
+	LogFileCompress   bool
+	// DBSlowQuery is the statement duration above which GORM's statements are logged at warn.
+	DBSlowQuery time.Duration
+	// OTLPEndpoint (OTEL_EXPORTER_OTLP_ENDPOINT) turns tracing on; OTLPProtocol picks the transport.
+	OTLPEndpoint, OTLPProtocol string
+	ServiceName                string
+	TracesSampler              string
+	TracesSamplerArg           string
+	// PprofAddr, when set, serves net/http/pprof on its own listener (never the public one).
+	PprofAddr string
 }
 
 // CachePresets are the preset names CACHE_PRESET accepts (the cache package defines them).
@@ -138,6 +160,22 @@ func Load(lookup Lookup) (Config, error) {
 			BloomRebuild: r.duration("CACHE_BLOOM_REBUILD", 10*time.Minute, time.Second),
 			HotLimit:     r.integer("CACHE_HOT_LIMIT", 5_000, 1, 1_000_000),
 		},
+		Telemetry: Telemetry{
+			LokiURL:           r.httpURL("LOKI_URL"),
+			LogFile:           r.str("LOG_FILE", ""),
+			LogFileMaxSizeMB:  r.integer("LOG_FILE_MAX_SIZE_MB", 500, 1, 1_000_000),
+			LogFileMaxAgeDays: r.integer("LOG_FILE_MAX_AGE_DAYS", 30, 0, 100_000),
+			LogFileMaxBackups: r.integer("LOG_FILE_MAX_BACKUPS", 0, 0, 100_000),
+			LogFileCompress:   r.boolean("LOG_FILE_COMPRESS", true),
+			DBSlowQuery:       r.duration("DB_SLOW_QUERY", 200*time.Millisecond, time.Millisecond),
+			OTLPEndpoint:      r.httpURL("OTEL_EXPORTER_OTLP_ENDPOINT"),
+			OTLPProtocol:      r.oneOf("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "http/protobuf", "grpc"),
+			ServiceName:       r.str("OTEL_SERVICE_NAME", "product-service"),
+			TracesSampler: r.oneOf("OTEL_TRACES_SAMPLER", "parentbased_always_on", "always_on", "always_off",
+				"traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"),
+			TracesSamplerArg: r.ratio("OTEL_TRACES_SAMPLER_ARG"),
+			PprofAddr:        r.str("PPROF_ADDR", ""),
+		},
 	}
 	// Idle connections default to the pool size: fewer makes a busy service reconnect constantly.
 	cfg.Database.MaxIdleConns = r.integer("DB_MAX_IDLE_CONNS", cfg.Database.MaxOpenConns, 0, 1000)
@@ -176,6 +214,11 @@ func (c Config) Fields() map[string]any {
 		"cache_preset":          c.Cache.Preset,
 		"cache_policy":          c.Cache.Policy,
 		"cache_namespace":       c.Cache.Namespace,
+		"loki_url":              RedactURL(c.Telemetry.LokiURL),
+		"log_file":              c.Telemetry.LogFile,
+		"otel_endpoint":         RedactURL(c.Telemetry.OTLPEndpoint),
+		"otel_sampler":          c.Telemetry.TracesSampler + " " + c.Telemetry.TracesSamplerArg,
+		"pprof_addr":            c.Telemetry.PprofAddr,
 	}
 }
 
@@ -261,6 +304,34 @@ func (r *reader) boolean(key string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// httpURL reads an optional http(s) URL.
+func (r *reader) httpURL(key string) string {
+	v := strings.TrimRight(r.str(key, ""), "/")
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail(key, "must be an http:// or https:// URL, got %q", RedactURL(v))
+		return ""
+	}
+	return v
+}
+
+// ratio reads an optional number in [0, 1], kept as text for the library that reads it.
+func (r *reader) ratio(key string) string {
+	v := r.str(key, "")
+	if v == "" {
+		return ""
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1 {
+		r.fail(key, "%q must be a number from 0 to 1", v)
+		return ""
+	}
+	return v
 }
 
 // jsonObject reads an optional JSON object; its fields are checked by whoever uses it.

@@ -34,6 +34,9 @@ func TestLoadDefaults(t *testing.T) {
 		},
 		Redis: config.Redis{Addr: "127.0.0.1:6379", Timeout: 50 * time.Millisecond, PoolSize: 50},
 		Cache: config.Cache{Preset: "protected", Namespace: "ps", L1MaxEntries: 100_000, BloomRebuild: 10 * time.Minute, HotLimit: 5000},
+		Telemetry: config.Telemetry{LogFileMaxSizeMB: 500, LogFileMaxAgeDays: 30, LogFileCompress: true,
+			DBSlowQuery: 200 * time.Millisecond, OTLPProtocol: "http/protobuf", ServiceName: "product-service",
+			TracesSampler: "parentbased_always_on"},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -52,6 +55,11 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"REDIS_ADDR": "cache:6380", "REDIS_TIMEOUT": "20ms", "REDIS_POOL_SIZE": "8",
 		"CACHE_PRESET": "two-level", "CACHE_POLICY": `{"ttl":"1m"}`, "CACHE_NAMESPACE": "lab-1",
 		"CACHE_L1_MAX_ENTRIES": "500", "CACHE_BLOOM_REBUILD": "1m", "CACHE_HOT_LIMIT": "10",
+		"LOKI_URL": "http://loki:3100/", "LOG_FILE": "/var/log/ps.log", "LOG_FILE_MAX_SIZE_MB": "10",
+		"LOG_FILE_MAX_AGE_DAYS": "7", "LOG_FILE_MAX_BACKUPS": "3", "LOG_FILE_COMPRESS": "false", "DB_SLOW_QUERY": "50ms",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://tempo:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+		"OTEL_SERVICE_NAME": "ps-test", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
+		"PPROF_ADDR": "127.0.0.1:6060",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +79,10 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		Redis: config.Redis{Addr: "cache:6380", Timeout: 20 * time.Millisecond, PoolSize: 8},
 		Cache: config.Cache{Preset: "two-level", Policy: `{"ttl":"1m"}`, Namespace: "lab-1", L1MaxEntries: 500,
 			BloomRebuild: time.Minute, HotLimit: 10},
+		Telemetry: config.Telemetry{LokiURL: "http://loki:3100", LogFile: "/var/log/ps.log", LogFileMaxSizeMB: 10,
+			LogFileMaxAgeDays: 7, LogFileMaxBackups: 3, DBSlowQuery: 50 * time.Millisecond,
+			OTLPEndpoint: "http://tempo:4318", OTLPProtocol: "grpc", ServiceName: "ps-test",
+			TracesSampler: "parentbased_traceidratio", TracesSamplerArg: "0.1", PprofAddr: "127.0.0.1:6060"},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -98,6 +110,11 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"CACHE_POLICY", "[1]"},
 		{"CACHE_NAMESPACE", "has space"},
 		{"REDIS_TIMEOUT", "50"},
+		{"LOKI_URL", "loki:3100"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "tempo:4317"},
+		{"OTEL_TRACES_SAMPLER", "sometimes"},
+		{"OTEL_TRACES_SAMPLER_ARG", "1.5"},
+		{"DB_SLOW_QUERY", "fast"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {

@@ -59,7 +59,7 @@ func newCachedAPI(t *testing.T, preset string) *httptest.Server {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
-		Store: cached, Cache: cached, Metrics: reg, Log: log,
+		Store: cached, Cache: cached, Gatherer: reg, Log: log,
 		Checks: []httpapi.Check{{Name: "postgres", Probe: store.Ping}, {Name: "cache", Probe: cached.Ready}},
 	}, httpapi.Options{AdminToken: token, MaxBodyBytes: 1 << 20, CacheMaxAge: 5 * time.Second, SlowRequest: time.Second}))
 	t.Cleanup(srv.Close)

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // RequestIDHeader carries the request id in both directions.
@@ -34,18 +37,19 @@ func withRequestID() gin.HandlerFunc {
 // requestID returns the id withRequestID assigned.
 func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
 
-// accessLog writes one JSON line per request: 5xx at error, 4xx and slow requests at warn.
-func accessLog(log logrus.FieldLogger, slow time.Duration) gin.HandlerFunc {
+// UserIDHeader names the user a request is made for, when the caller says so.
+const UserIDHeader = "X-User-ID"
+
+// accessLog writes one JSON line per request: 5xx at error, 4xx and slow requests at warn. preset
+// returns the cache preset in force (empty when there is no cache). Headers are never logged.
+func accessLog(log *logrus.Logger, slow time.Duration, preset func() string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		elapsed := time.Since(start)
 		status := c.Writer.Status()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
-		entry := log.WithFields(logrus.Fields{
+		route := routeLabel(c)
+		entry := log.WithContext(c.Request.Context()).WithFields(logrus.Fields{
 			"request_id": requestID(c),
 			"method":     c.Request.Method,
 			"route":      route,
@@ -58,6 +62,12 @@ func accessLog(log logrus.FieldLogger, slow time.Duration) gin.HandlerFunc {
 		})
 		if v := c.Writer.Header().Get("X-Cache"); v != "" {
 			entry = entry.WithField("cache", v)
+		}
+		if p := preset(); p != "" {
+			entry = entry.WithField("preset", p)
+		}
+		if u := c.GetHeader(UserIDHeader); u != "" && saneRequestID.MatchString(u) {
+			entry = entry.WithField("user_id", u)
 		}
 		if err := c.Errors.Last(); err != nil {
 			entry = entry.WithField("error", err.Err.Error())
@@ -73,10 +83,24 @@ func accessLog(log logrus.FieldLogger, slow time.Duration) gin.HandlerFunc {
 	}
 }
 
-// recovery turns a panic into a 500 problem and logs it with its stack.
-func recovery(log logrus.FieldLogger) gin.HandlerFunc {
-	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, recovered any) {
-		log.WithFields(logrus.Fields{"request_id": requestID(c), "panic": recovered}).Error("panic recovered")
+// traceHeader returns the request's trace id in X-Trace-ID, so a client can quote it.
+func traceHeader() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
+			c.Header(TraceIDHeader, sc.TraceID().String())
+		}
+		c.Next()
+	}
+}
+
+// TraceIDHeader carries the trace id of the request back to the client.
+const TraceIDHeader = "X-Trace-ID"
+
+// recovery turns a panic into a 500 problem and logs it.
+func recovery(log *logrus.Logger) gin.HandlerFunc {
+	return gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, recovered any) {
+		log.WithContext(c.Request.Context()).WithFields(logrus.Fields{"request_id": requestID(c), "panic": fmt.Sprint(recovered)}).
+			Error("panic recovered")
 		writeProblem(c, newProblem(http.StatusInternalServerError, "internal", "an unexpected error occurred"))
 	})
 }

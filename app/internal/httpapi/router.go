@@ -10,9 +10,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
+	"github.com/product-service-lab/product-service/app/internal/faults"
 )
+
+// telemetryName names the service's spans' instrumentation.
+const telemetryName = "product-service"
 
 // Deps are what the router serves from.
 type Deps struct {
@@ -22,9 +29,24 @@ type Deps struct {
 	Checks []Check
 	// Cache, when set, is managed by the admin routes under /api/v1/admin/cache.
 	Cache CacheAdmin
-	// Metrics, when set, is served on /metrics (OpenMetrics, so exemplars show).
-	Metrics prometheus.Gatherer
-	Log     logrus.FieldLogger
+	// Gatherer, when set, is served on /metrics (OpenMetrics when asked, so exemplars show).
+	Gatherer prometheus.Gatherer
+	// Metrics, when set, counts and times every request.
+	Metrics *Metrics
+	// Tracer, when set, starts a span per request (otelgin) with W3C propagation.
+	Tracer trace.TracerProvider
+	// Faults, when set, can fail requests on purpose (fault injection).
+	Faults FaultInjector
+	Log    *logrus.Logger
+}
+
+// FaultInjector is what the router needs of fault injection: a middleware that fails some requests
+// through the function it is given, and the admin API's settings.
+type FaultInjector interface {
+	Middleware(fail func(c *gin.Context)) gin.HandlerFunc
+	Settings() faults.Settings
+	Set(patch []byte) (faults.Settings, error)
+	Clear()
 }
 
 // Options configure the router.
@@ -44,12 +66,30 @@ func New(d Deps, opts Options) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(withRequestID(), accessLog(d.Log, opts.SlowRequest), recovery(d.Log))
+	preset := func() string { return "" }
+	if d.Cache != nil {
+		preset = func() string { return d.Cache.Policy().Preset }
+	}
+	r.Use(withRequestID())
+	if d.Tracer != nil {
+		r.Use(otelgin.Middleware(telemetryName, otelgin.WithTracerProvider(d.Tracer),
+			otelgin.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))),
+			traceHeader())
+	}
+	if d.Metrics != nil {
+		r.Use(d.Metrics.middleware())
+	}
+	r.Use(accessLog(d.Log, opts.SlowRequest, preset), recovery(d.Log))
+	if d.Faults != nil {
+		r.Use(d.Faults.Middleware(func(c *gin.Context) {
+			writeProblem(c, newProblem(http.StatusInternalServerError, "injected-fault", "fault injection failed this request on purpose"))
+		}))
+	}
 
 	r.GET("/health", health)
 	r.GET("/ready", handle(ready(d.Checks)))
-	if d.Metrics != nil {
-		r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{EnableOpenMetrics: true})))
+	if d.Gatherer != nil {
+		r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
 	}
 
 	h := productHandlers{store: d.Store, maxBodyBytes: opts.MaxBodyBytes, cacheControl: cacheControl(opts.CacheMaxAge)}
@@ -69,6 +109,12 @@ func New(d Deps, opts Options) *gin.Engine {
 		admin.POST("/admin/cache/reset", handle(a.reset))
 		admin.POST("/admin/cache/warmup", handle(a.warmup))
 		admin.DELETE("/admin/cache/products/:id", handle(a.evict))
+	}
+	if d.Faults != nil {
+		f := faultHandlers{faults: d.Faults, maxBodyBytes: opts.MaxBodyBytes}
+		admin.GET("/admin/faults", handle(f.get))
+		admin.PUT("/admin/faults", handle(f.put))
+		admin.DELETE("/admin/faults", handle(f.clear))
 	}
 
 	r.NoRoute(func(c *gin.Context) {

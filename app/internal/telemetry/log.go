@@ -1,31 +1,95 @@
-// Package telemetry sets up what the service reports about itself: structured JSON logs today,
-// metrics and traces as they are added. It imports nothing of the service's own.
+// Package telemetry sets up what the service reports about itself: JSON logs (masked, with trace
+// ids, to stdout and optionally a rotated file and Loki), build and Redis pool metrics, and
+// OpenTelemetry tracing. It imports nothing of the service's own.
 package telemetry
 
 import (
-	"fmt"
 	"io"
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"gopkg.in/natefinch/lumberjack.v2"
 )
 
-// AppName labels every log line and, later, every metric and trace of the service.
+// AppName labels every log line, metric and trace of the service.
 const AppName = "product-service"
 
-// NewLogger returns a JSON logger writing to w at the given level, with the app and env fields
-// on every line.
-func NewLogger(w io.Writer, level, env string) (*logrus.Entry, error) {
-	lvl, err := logrus.ParseLevel(level)
+// LogOptions configure the logger.
+type LogOptions struct {
+	Level string
+	Env   string
+	// File, when set, also writes lines to this file, rotated by size and age.
+	File FileOptions
+}
+
+// FileOptions configure the optional log file.
+type FileOptions struct {
+	Path       string
+	MaxSizeMB  int
+	MaxAgeDays int
+	MaxBackups int
+	Compress   bool
+}
+
+// NewLogger returns a JSON logger writing to w (and to the log file, when configured), with app
+// and env on every line, sensitive fields masked, and trace ids added from the entry's context.
+// The returned io.Closer closes the log file.
+func NewLogger(w io.Writer, opts LogOptions) (*logrus.Logger, io.Closer, error) {
+	lvl, err := logrus.ParseLevel(opts.Level)
 	if err != nil {
-		return nil, fmt.Errorf("log level: %w", err)
+		return nil, nil, err
 	}
 	l := logrus.New()
-	l.SetOutput(w)
 	l.SetLevel(lvl)
-	l.SetFormatter(&logrus.JSONFormatter{
-		TimestampFormat: time.RFC3339Nano,
-		FieldMap:        logrus.FieldMap{logrus.FieldKeyTime: "ts"},
-	})
-	return l.WithFields(logrus.Fields{"app": AppName, "env": env}), nil
+	l.SetFormatter(Formatter(opts.Env))
+	l.AddHook(traceHook{})
+	var closer io.Closer = nopCloser{}
+	if opts.File.Path != "" {
+		f := &lumberjack.Logger{
+			Filename: opts.File.Path, MaxSize: opts.File.MaxSizeMB, MaxAge: opts.File.MaxAgeDays,
+			MaxBackups: opts.File.MaxBackups, Compress: opts.File.Compress,
+		}
+		w = io.MultiWriter(w, f)
+		closer = f
+	}
+	l.SetOutput(w)
+	return l, closer, nil
 }
+
+// Formatter is the JSON formatter of every line: stable field names, secrets masked, app and env
+// set.
+func Formatter(env string) logrus.Formatter {
+	return maskingFormatter{inner: constFields{
+		fields: logrus.Fields{"app": AppName, "env": env},
+		inner: &logrus.JSONFormatter{
+			TimestampFormat: time.RFC3339Nano,
+			FieldMap:        logrus.FieldMap{logrus.FieldKeyTime: "ts"},
+		},
+	}}
+}
+
+// constFields adds fixed fields to every entry that does not set them itself.
+type constFields struct {
+	fields logrus.Fields
+	inner  logrus.Formatter
+}
+
+// Format adds the fixed fields and formats the entry.
+func (f constFields) Format(e *logrus.Entry) ([]byte, error) {
+	data := make(logrus.Fields, len(e.Data)+len(f.fields))
+	for k, v := range e.Data {
+		data[k] = v
+	}
+	for k, v := range f.fields {
+		if _, set := data[k]; !set {
+			data[k] = v
+		}
+	}
+	withFields := *e
+	withFields.Data = data
+	return f.inner.Format(&withFields)
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }

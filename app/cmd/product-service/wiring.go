@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
+	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/trace"
+	"gorm.io/gorm"
+	"gorm.io/plugin/opentelemetry/tracing"
+
+	"github.com/product-service-lab/product-service/app/internal/cache"
+	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
+	"github.com/product-service-lab/product-service/app/internal/config"
+	"github.com/product-service-lab/product-service/app/internal/faults"
+	"github.com/product-service-lab/product-service/app/internal/telemetry"
+)
+
+// setup loads the configuration and builds the logger every command shares; close the returned
+// Closer last (it closes the log file).
+func setup(stdout io.Writer, lookup func(string) (string, bool)) (config.Config, *logrus.Logger, io.Closer, error) {
+	cfg, err := config.Load(lookup)
+	if err != nil {
+		return config.Config{}, nil, nil, err
+	}
+	logger, closer, err := telemetry.NewLogger(stdout, telemetry.LogOptions{
+		Level: cfg.LogLevel, Env: cfg.Env,
+		File: telemetry.FileOptions{
+			Path: cfg.Telemetry.LogFile, MaxSizeMB: cfg.Telemetry.LogFileMaxSizeMB, MaxAgeDays: cfg.Telemetry.LogFileMaxAgeDays,
+			MaxBackups: cfg.Telemetry.LogFileMaxBackups, Compress: cfg.Telemetry.LogFileCompress,
+		},
+	})
+	if err != nil {
+		return config.Config{}, nil, nil, err
+	}
+	return cfg, logger, closer, nil
+}
+
+// openDatabase opens the pool every command uses; closing the *sql.DB closes both handles.
+func openDatabase(ctx context.Context, cfg config.Config) (*gorm.DB, *sql.DB, error) {
+	db, err := pgstore.Open(ctx, cfg.Database.URL, pgstore.Pool{
+		MaxOpenConns:    cfg.Database.MaxOpenConns,
+		MaxIdleConns:    cfg.Database.MaxIdleConns,
+		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
+		ConnMaxIdleTime: cfg.Database.ConnMaxIdleTime,
+	}, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, nil, fmt.Errorf("database handle: %w", err)
+	}
+	return db, sqlDB, nil
+}
+
+// instrumentDatabase routes GORM's logs through logrus, traces its statements and lets faults
+// be injected into them.
+func instrumentDatabase(db *gorm.DB, logger *logrus.Logger, cfg config.Config, tp trace.TracerProvider, f *faults.Injector) error {
+	db.Logger = telemetry.GORMLogger(logger, cfg.Telemetry.DBSlowQuery)
+	if err := db.Use(tracing.NewPlugin(tracing.WithTracerProvider(tp), tracing.WithoutMetrics(),
+		tracing.WithDBSystem("postgresql"))); err != nil {
+		return fmt.Errorf("gorm tracing: %w", err)
+	}
+	if err := db.Use(f.GORMPlugin()); err != nil {
+		return fmt.Errorf("gorm faults: %w", err)
+	}
+	return nil
+}
+
+// newRedis builds the Redis client: short timeouts and no retries (a slow Redis is skipped, the
+// database answers instead), traced, and open to fault injection.
+func newRedis(cfg config.Config, logger *logrus.Logger, tp trace.TracerProvider, f *faults.Injector) (redis.UniversalClient, error) {
+	redis.SetLogger(redisLog{logger})
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:        []string{cfg.Redis.Addr},
+		DialTimeout:  cfg.Redis.Timeout,
+		ReadTimeout:  cfg.Redis.Timeout,
+		WriteTimeout: cfg.Redis.Timeout,
+		PoolTimeout:  2 * cfg.Redis.Timeout,
+		PoolSize:     cfg.Redis.PoolSize,
+		MaxRetries:   -1,
+	})
+	if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tp)); err != nil {
+		return nil, fmt.Errorf("redis tracing: %w", err)
+	}
+	rdb.AddHook(f.RedisHook())
+	return rdb, nil
+}
+
+// newCache builds the cache in front of store with the starting policy: CACHE_PRESET, then the
+// switches of CACHE_POLICY on top.
+func newCache(cfg config.Config, store *pgstore.Store, rdb redis.UniversalClient, reg prometheus.Registerer,
+	log *logrus.Logger, tp trace.TracerProvider) (*cache.Store, error) {
+	policy, err := cache.Preset(cfg.Cache.Preset)
+	if err != nil {
+		return nil, fmt.Errorf("CACHE_PRESET: %w", err)
+	}
+	if cfg.Cache.Policy != "" {
+		if policy, err = cache.Apply(policy, []byte(cfg.Cache.Policy)); err != nil {
+			return nil, fmt.Errorf("CACHE_POLICY: %w", err)
+		}
+	}
+	return cache.New(store, rdb, policy, cache.Options{
+		Namespace:    cfg.Cache.Namespace,
+		L1MaxEntries: cfg.Cache.L1MaxEntries,
+		BloomRebuild: cfg.Cache.BloomRebuild,
+		HotLimit:     cfg.Cache.HotLimit,
+		Log:          log,
+		Metrics:      cache.NewMetrics(reg),
+		Tracer:       tp.Tracer("product-service/cache"),
+	})
+}
+
+// redisLog sends go-redis's own messages (reconnects, pool trouble) through the service's logger.
+type redisLog struct{ log logrus.FieldLogger }
+
+// Printf logs one go-redis message at warn.
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.WithField("detail", fmt.Sprintf(format, v...)).Warn("redis client trouble")
+}
+
+// httpErrorLog sends net/http's own errors (bad requests, TLS trouble) through the logger.
+func httpErrorLog(logger *logrus.Logger) *log.Logger {
+	return log.New(logger.WriterLevel(logrus.WarnLevel), "", 0)
+}
+
+// servePprof serves net/http/pprof on its own listener, never on the public one. It returns the
+// function that stops it.
+func servePprof(addr string, log logrus.FieldLogger) (func(), error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.WithField("pprof_addr", ln.Addr().String()).Info("pprof listening")
+	return func() { _ = srv.Close() }, nil
+}

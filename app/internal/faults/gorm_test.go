@@ -1,0 +1,155 @@
+package faults_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/product-service-lab/product-service/app/internal/faults"
+	"github.com/product-service-lab/product-service/app/internal/testdb"
+)
+
+// probe is a row of the table the GORM tests write to.
+type probe struct {
+	ID   int64
+	Name string
+}
+
+// TableName keeps the probe table apart from the service's own.
+func (probe) TableName() string { return "faults_probe" }
+
+// faultyDB returns a fresh database with a probe table and the injector's plugin in use.
+func faultyDB(t *testing.T) (*gorm.DB, *faults.Injector) {
+	t.Helper()
+	db := testdb.New(t).Gorm
+	if err := db.Exec(`CREATE TABLE faults_probe (id bigserial PRIMARY KEY, name text NOT NULL)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Create(&probe{Name: "seed"}).Error; err != nil {
+		t.Fatal(err)
+	}
+	inj, _, _ := newInjector(t)
+	if err := db.Use(inj.GORMPlugin()); err != nil {
+		t.Fatal(err)
+	}
+	return db, inj
+}
+
+// gormOps are statements through each of gorm's processors, each changing or reading the probe
+// table.
+var gormOps = []struct {
+	name string
+	run  func(ctx context.Context, db *gorm.DB) error
+}{
+	{"create", func(ctx context.Context, db *gorm.DB) error {
+		return db.WithContext(ctx).Create(&probe{Name: "created"}).Error
+	}},
+	{"query", func(ctx context.Context, db *gorm.DB) error {
+		var ps []probe
+		return db.WithContext(ctx).Find(&ps).Error
+	}},
+	{"update", func(ctx context.Context, db *gorm.DB) error {
+		return db.WithContext(ctx).Model(&probe{}).Where("name = ?", "seed").Update("name", "updated").Error
+	}},
+	{"delete", func(ctx context.Context, db *gorm.DB) error {
+		return db.WithContext(ctx).Where("name = ?", "seed").Delete(&probe{}).Error
+	}},
+	{"row (raw scan)", func(ctx context.Context, db *gorm.DB) error {
+		var n int
+		return db.WithContext(ctx).Raw("SELECT 1").Scan(&n).Error
+	}},
+	{"raw (exec)", func(ctx context.Context, db *gorm.DB) error {
+		return db.WithContext(ctx).Exec("INSERT INTO faults_probe (name) VALUES ('exec')").Error
+	}},
+}
+
+func TestGORMPluginErrors(t *testing.T) {
+	db, inj := faultyDB(t)
+	// Rate 1 first, while the seed row is there for update and delete to (not) change.
+	for _, rate := range []string{"1", "0"} {
+		for _, op := range gormOps {
+			t.Run(op.name+"/rate="+rate, func(t *testing.T) {
+				set(t, inj, `{"db_error_rate":`+rate+`}`)
+				before := rows(t, db)
+				err := op.run(t.Context(), db)
+				after := rows(t, db)
+				if rate == "0" {
+					if err != nil {
+						t.Fatalf("no fault, yet: %v", err)
+					}
+					return
+				}
+				if !errors.Is(err, faults.ErrInjected) {
+					t.Fatalf("error = %v, want one wrapping ErrInjected", err)
+				}
+				if before != after {
+					t.Errorf("the failed statement ran: probe rows %q, then %q", before, after)
+				}
+			})
+		}
+	}
+}
+
+// rows lists the probe table's names through database/sql, which the plugin does not see.
+func rows(t *testing.T, db *gorm.DB) string {
+	t.Helper()
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names string
+	if err := sqlDB.QueryRowContext(t.Context(), `SELECT coalesce(string_agg(name, ',' ORDER BY id), '') FROM faults_probe`).Scan(&names); err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+func TestGORMPluginSingleRowIsNeverFailed(t *testing.T) {
+	db, inj := faultyDB(t)
+	set(t, inj, `{"db_error_rate":1}`)
+	var n int
+	if err := db.Raw("SELECT 7").Row().Scan(&n); err != nil || n != 7 {
+		t.Fatalf("Row().Scan = %d, %v; want 7, nil", n, err)
+	}
+}
+
+func TestGORMPluginLatency(t *testing.T) {
+	db, inj := faultyDB(t)
+	tests := []struct {
+		name        string
+		latency     string
+		timeout     time.Duration // 0: none
+		wantErr     error
+		wantAtLeast time.Duration
+		wantBelow   time.Duration // 0: no bound
+	}{
+		{name: "statement waits the latency", latency: "50ms", wantAtLeast: 50 * time.Millisecond},
+		{name: "cancelled context ends the wait", latency: "5s", timeout: 30 * time.Millisecond,
+			wantErr: context.DeadlineExceeded, wantAtLeast: 30 * time.Millisecond, wantBelow: time.Second},
+	}
+	for _, tt := range tests {
+		for _, op := range gormOps {
+			t.Run(tt.name+"/"+op.name, func(t *testing.T) {
+				set(t, inj, `{"db_latency":"`+tt.latency+`"}`)
+				ctx := t.Context()
+				if tt.timeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+					defer cancel()
+				}
+				begin := time.Now()
+				err := op.run(ctx, db)
+				took := time.Since(begin)
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("error = %v, want %v", err, tt.wantErr)
+				}
+				if took < tt.wantAtLeast || (tt.wantBelow > 0 && took >= tt.wantBelow) {
+					t.Errorf("took %s, want at least %s and below %s", took, tt.wantAtLeast, tt.wantBelow)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package faults_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/product-service-lab/product-service/app/internal/faults"
+	"github.com/product-service-lab/product-service/app/internal/testdb"
+)
+
+// faultyRedis returns a client of the test Redis with the injector's hook added.
+func faultyRedis(t *testing.T) (*redis.Client, *faults.Injector) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: testdb.RedisAddr(t)})
+	t.Cleanup(func() { _ = rdb.Close() })
+	inj, _, _ := newInjector(t)
+	rdb.AddHook(inj.RedisHook())
+	return rdb, inj
+}
+
+// redisOps are calls through each hook; none writes, as the Redis is shared.
+var redisOps = []struct {
+	name string
+	run  func(ctx context.Context, rdb *redis.Client) error
+}{
+	{"command", func(ctx context.Context, rdb *redis.Client) error {
+		return rdb.Ping(ctx).Err()
+	}},
+	{"pipeline", func(ctx context.Context, rdb *redis.Client) error {
+		return pipelineErr(rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Ping(ctx)
+			p.Echo(ctx, "faults")
+			return nil
+		}))
+	}},
+	{"transaction", func(ctx context.Context, rdb *redis.Client) error {
+		return pipelineErr(rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Echo(ctx, "faults")
+			return nil
+		}))
+	}},
+}
+
+// pipelineErr returns the pipeline's error, or an error wrapping nothing when a command does
+// not carry that same error.
+func pipelineErr(cmds []redis.Cmder, err error) error {
+	for _, c := range cmds {
+		if !errors.Is(c.Err(), err) {
+			return fmt.Errorf("pipeline error %v, but %s has error %v", err, c.Name(), c.Err())
+		}
+	}
+	return err
+}
+
+func TestRedisHookErrors(t *testing.T) {
+	rdb, inj := faultyRedis(t)
+	for _, rate := range []string{"0", "1"} {
+		for _, op := range redisOps {
+			t.Run(op.name+"/rate="+rate, func(t *testing.T) {
+				set(t, inj, `{"redis_error_rate":`+rate+`}`)
+				err := op.run(t.Context(), rdb)
+				if rate == "0" {
+					if err != nil {
+						t.Fatalf("no fault, yet: %v", err)
+					}
+					return
+				}
+				if !errors.Is(err, faults.ErrInjected) {
+					t.Fatalf("error = %v, want one wrapping ErrInjected", err)
+				}
+			})
+		}
+	}
+}
+
+func TestRedisHookLatency(t *testing.T) {
+	rdb, inj := faultyRedis(t)
+	if err := rdb.Ping(t.Context()).Err(); err != nil { // dial before timing
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		latency     string
+		timeout     time.Duration // 0: none
+		wantErr     error
+		wantAtLeast time.Duration
+		wantBelow   time.Duration // 0: no bound
+	}{
+		{name: "call waits the latency", latency: "50ms", wantAtLeast: 50 * time.Millisecond},
+		{name: "cancelled context ends the wait", latency: "5s", timeout: 30 * time.Millisecond,
+			wantErr: context.DeadlineExceeded, wantAtLeast: 30 * time.Millisecond, wantBelow: time.Second},
+	}
+	for _, tt := range tests {
+		for _, op := range redisOps {
+			t.Run(tt.name+"/"+op.name, func(t *testing.T) {
+				set(t, inj, `{"redis_latency":"`+tt.latency+`"}`)
+				ctx := t.Context()
+				if tt.timeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+					defer cancel()
+				}
+				begin := time.Now()
+				err := op.run(ctx, rdb)
+				took := time.Since(begin)
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("error = %v, want %v", err, tt.wantErr)
+				}
+				if took < tt.wantAtLeast || (tt.wantBelow > 0 && took >= tt.wantBelow) {
+					t.Errorf("took %s, want at least %s and below %s", took, tt.wantAtLeast, tt.wantBelow)
+				}
+			})
+		}
+	}
+}

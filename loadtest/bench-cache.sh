@@ -1,0 +1,333 @@
+# shellcheck shell=bash disable=SC2154 # tmp, run_clean, service_env and the helpers come from bench.sh
+# The cache part of `make bench`, sourced by loadtest/bench.sh (BENCH_PARTS=cache runs it alone):
+# bench.sh builds the binaries, seeds the database and provides run_k6, field, median, ratio,
+# start_server and the clean-up; this file adds cache_check_knobs and cache_bench.
+#
+# It starts product-service with DB_SIMULATED_LATENCY=DB_LATENCY in a Redis namespace of its own,
+# and two bare baselines serving the JSON body of one hot product: bench-baseline -mode redis-get
+# (one go-redis GET per request) and -mode fixed (bytes in memory). Load comes from
+# loadtest/bench-cache.js: ids Zipf-distributed (exponent ZIPF_S) over ranks 1..PRODUCTS, the
+# products flagged is_hot taking the first ranks, the others following in id order.
+#
+#  1. Each preset of CACHE_PRESETS: switch to it (PUT /api/v1/admin/cache), empty the namespace
+#     (POST …/reset), warm up (POST …/warmup loads the is_hot products), run the same load at RATE
+#     for CACHE_WARMUP unmeasured, then measure RATE/s (constant-arrival-rate) for CACHE_DURATION,
+#     then the highest rate CACHE_VUS closed-model users reach for CACHE_DURATION. /metrics is
+#     scraped around each measured run for database loads/s (cache_db_loads_total) and the hit
+#     ratio of each layer (cache_requests_total); X-Cache gives the share of requests the cache
+#     answered and the p99 of those alone.
+#  2. The hit paths, HIT_ROUNDS times interleaved, each for HIT_DURATION at CACHE_VUS users with
+#     ids among the hot products only: preset protected after a warm-up (every read a Redis hit)
+#     against the redis-get baseline, and preset two-level after a warm-up (every read an L1 hit)
+#     against the fixed baseline. X-Cache tells how clean each run was.
+#  3. A table of every run, the targets (Redis-hit ≥ RATIO_TARGET × redis-get, L1-hit ≥
+#     RATIO_TARGET × fixed, p99 ≤ P99_TARGET_MS at RATE/s for protected, two-level and full) and
+#     whether each is met, and results/bench-cache.json. A missed target is reported, not failed.
+#
+# Env knobs (defaults in brackets), besides bench.sh's PRODUCTS, VUS, SERVICE_ENV, REDIS_ADDR:
+#   CACHE_PRESETS   presets to measure, in order [none naive protected two-level full]
+#   RATE            requests per second of the open-model runs [500]
+#   ZIPF_S          Zipf exponent of the id distribution [1.1]
+#   DB_LATENCY      the service's DB_SIMULATED_LATENCY, per detail load [200ms]
+#   CACHE_WARMUP    unmeasured load at RATE after each preset's warm-up; 0 skips it [10s]
+#   CACHE_DURATION  each measured preset run [15s]
+#   CACHE_VUS       closed-model users of the max-rate and hit-path runs [$VUS]
+#   HIT_DURATION    each hit-path run; keep it under the 30s L1 TTL [10s]
+#   HIT_ROUNDS      hit-path rounds; the ratios use the medians [2]
+#   P99_TARGET_MS   the p99 target at RATE/s [5]; RATIO_TARGET the throughput target [0.8]
+# Needs psql (to read the is_hot ids) and redis-cli (to delete the run's keys).
+
+CACHE_PRESETS=${CACHE_PRESETS:-none naive protected two-level full}
+RATE=${RATE:-500}
+ZIPF_S=${ZIPF_S:-1.1}
+DB_LATENCY=${DB_LATENCY:-200ms}
+CACHE_WARMUP=${CACHE_WARMUP:-10s}
+CACHE_DURATION=${CACHE_DURATION:-15s}
+CACHE_VUS=${CACHE_VUS:-$VUS}
+HIT_DURATION=${HIT_DURATION:-10s}
+HIT_ROUNDS=${HIT_ROUNDS:-2}
+P99_TARGET_MS=${P99_TARGET_MS:-5}
+RATIO_TARGET=${RATIO_TARGET:-0.8}
+
+# hot_limit is how many is_hot products the service's warm-up loads (CACHE_HOT_LIMIT).
+hot_limit=5000
+
+# cache_check_knobs validates the knobs before anything starts.
+cache_check_knobs() {
+	local preset
+	read -ra cache_presets <<<"$CACHE_PRESETS"
+	((${#cache_presets[@]} > 0)) || die "CACHE_PRESETS must name at least one preset"
+	for preset in "${cache_presets[@]}"; do
+		[[ " none naive protected two-level full " == *" $preset "* ]] ||
+			die "CACHE_PRESETS: unknown preset '$preset' (none, naive, protected, two-level, full)"
+	done
+	[[ "$RATE" =~ ^[1-9][0-9]*$ ]] || die "RATE must be a positive integer, got '$RATE'"
+	[[ "$CACHE_VUS" =~ ^[1-9][0-9]*$ ]] || die "CACHE_VUS must be a positive integer, got '$CACHE_VUS'"
+	[[ "$HIT_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "HIT_ROUNDS must be a positive integer, got '$HIT_ROUNDS'"
+	if ! [[ "$ZIPF_S" =~ ^[0-9]*\.?[0-9]+$ ]] || ! awk -v s="$ZIPF_S" 'BEGIN { exit !(s > 0) }'; then
+		die "ZIPF_S must be a positive number, got '$ZIPF_S'"
+	fi
+	[[ "$DB_LATENCY" =~ ^[0-9]+(ms|s)$ ]] || die "DB_LATENCY must look like 200ms or 1s, got '$DB_LATENCY'"
+	[[ "$P99_TARGET_MS" =~ ^[0-9]*\.?[0-9]+$ ]] || die "P99_TARGET_MS must be a number, got '$P99_TARGET_MS'"
+	[[ "$RATIO_TARGET" =~ ^[0-9]*\.?[0-9]+$ ]] || die "RATIO_TARGET must be a number, got '$RATIO_TARGET'"
+	cache_duration_s=$(seconds CACHE_DURATION "$CACHE_DURATION")
+	cache_warmup_s=$(seconds CACHE_WARMUP "$CACHE_WARMUP")
+	hit_duration_s=$(seconds HIT_DURATION "$HIT_DURATION")
+	((cache_duration_s > 0 && hit_duration_s > 0)) || die "CACHE_DURATION and HIT_DURATION must be positive"
+	if ((hit_duration_s > 20)); then
+		echo "bench: warning: HIT_DURATION over 20s outlives L1 entries (30s TTL): the L1-hit run will see Redis hits" >&2
+	fi
+	command -v psql >/dev/null || die "psql is required by the cache part (it reads the is_hot ids)"
+	command -v redis-cli >/dev/null || die "redis-cli is required by the cache part (it deletes the run's keys)"
+	bounded 10 redis-cli -h "${REDIS_ADDR%:*}" -p "${REDIS_ADDR##*:}" ping 2>/dev/null | grep -q PONG ||
+		die "Redis does not answer at $REDIS_ADDR (set REDIS_ADDR)"
+}
+
+# admin METHOD PATH [BODY]: call the service's cache admin API and print the answer.
+admin() {
+	local method=$1 path=$2 data=()
+	if (($# > 2)); then data=(-H 'Content-Type: application/json' --data "$3"); fi
+	curl -sS --fail-with-body --max-time 120 -X "$method" -H "Authorization: Bearer $admin_token" "${data[@]}" \
+		"$cache_url/api/v1/admin/cache$path" || die "$method /api/v1/admin/cache$path failed"
+}
+
+# scrape FILE saves the cache counters of the service's /metrics, one "series value" a line.
+scrape() {
+	curl -fsS --max-time 10 "$cache_url/metrics" | awk '/^cache_(requests|db_loads)_total\{/ { print $1, $2 }' >"$1" ||
+		die "cannot read $cache_url/metrics"
+}
+
+# grown BEFORE AFTER PREFIX sums how much the series starting with PREFIX grew between two scrapes.
+grown() {
+	awk -v p="$3" 'index($1, p) == 1 { if (FILENAME == ARGV[1]) a[$1] = $2; else d += $2 - a[$1] }
+		END { printf "%.0f\n", d }' "$1" "$2"
+}
+
+# measure NAME TARGET URL PRESET SECONDS K6_ARGS...: one measured k6 run of bench-cache.js; when
+# TARGET is the service, its counters are scraped around the run. $tmp/NAME.json ends up holding
+# k6's summary, the run's names and the cache figures: database loads/s, hit ratio per layer and
+# the share of requests the cache answered (X-Cache).
+measure() {
+	local name=$1 target=$2 url=$3 preset=$4 secs=$5 f before after l1h l1m redh redm rede loads cached
+	shift 5
+	f="$tmp/$name.json" before="$tmp/$name.before" after="$tmp/$name.after"
+	if [[ $target == service ]]; then scrape "$before"; fi
+	run_k6 "$name" "$secs" loadtest/bench-cache.js -e BASE_URL="$url" -e PRODUCTS="$PRODUCTS" \
+		-e ZIPF_S="$ZIPF_S" -e HOT_IDS_FILE="$hot_file" -e LABEL="$name" "$@"
+	local extra="\"name\":\"$name\",\"target\":\"$target\",\"preset\":\"$preset\""
+	if [[ $target == service ]]; then
+		scrape "$after"
+		l1h=$(grown "$before" "$after" 'cache_requests_total{layer="l1",result="hit"}')
+		l1h=$((l1h + $(grown "$before" "$after" 'cache_requests_total{layer="l1",result="null_hit"}')))
+		l1m=$(grown "$before" "$after" 'cache_requests_total{layer="l1",result="miss"}')
+		redh=$(grown "$before" "$after" 'cache_requests_total{layer="redis",result="hit"}')
+		redh=$((redh + $(grown "$before" "$after" 'cache_requests_total{layer="redis",result="null_hit"}')))
+		redm=$(grown "$before" "$after" 'cache_requests_total{layer="redis",result="miss"}')
+		rede=$(grown "$before" "$after" 'cache_requests_total{layer="redis",result="error"}')
+		loads=$(grown "$before" "$after" 'cache_db_loads_total{')
+		extra+=",\"db_loads\":$loads,\"db_loads_per_s\":$(ratio "$loads" "$(field "$f" duration_s)")"
+		extra+=",\"l1_lookups\":$((l1h + l1m)),\"l1_hit_ratio\":$(ratio "$l1h" $((l1h + l1m)))"
+		extra+=",\"redis_lookups\":$((redh + redm + rede)),\"redis_errors\":$rede"
+		extra+=",\"redis_hit_ratio\":$(ratio "$redh" $((redh + redm + rede)))"
+	fi
+	cached=$(awk -v a="$(field "$f" x_hit_l1)" -v b="$(field "$f" x_hit_redis)" -v c="$(field "$f" x_hit_null)" \
+		-v d="$(field "$f" x_bloom_reject)" -v n="$(field "$f" reqs)" 'BEGIN { printf "%.4f", (n > 0 ? (a + b + c + d) / n : 0) }')
+	extra+=",\"cached_share\":$cached"
+	sed -i -E "s/\}$/,$extra}/" "$f"
+}
+
+# num NAME FIELD prints a field of run NAME's summary, or - when it has none (null or absent).
+num() {
+	local v
+	v=$(field "$tmp/$1.json" "$2")
+	echo "${v:--}"
+}
+
+# preset_row NAME LOAD: one line of the preset table.
+preset_row() {
+	local f="$tmp/$1.json"
+	awk -v name="$(sed -nE 's/.*"preset":"([^"]*)".*/\1/p' "$f")" -v what="$2" -v rps="$(num "$1" rps)" \
+		-v p50="$(num "$1" p50_ms)" -v p95="$(num "$1" p95_ms)" -v p99="$(num "$1" p99_ms)" \
+		-v hp99="$(num "$1" hit_p99_ms)" -v failed="$(num "$1" failed_rate)" -v dropped="$(num "$1" dropped)" \
+		-v loads="$(num "$1" db_loads_per_s)" -v l1="$(num "$1" l1_hit_ratio)" -v red="$(num "$1" redis_hit_ratio)" \
+		-v cached="$(num "$1" cached_share)" '
+		function pct(x) { return x == "-" ? "-" : sprintf("%.1f%%", x * 100) }
+		BEGIN {
+			printf "%-10s %-9s %8.1f %8.2f %8.2f %8.2f %8s %7s %7s %9.1f %7s %7s %7s\n", name, what, rps, p50, p95, p99,
+				(hp99 > 0 ? sprintf("%.2f", hp99) : "-"), pct(failed), dropped, loads, pct(l1), pct(red), pct(cached)
+		}'
+}
+
+# cache_bench runs the cache part.
+cache_bench() {
+	local ns="bench-$$-c" port redis_port fixed_port redis_url fixed_url hot_id preset loaded r
+	local hit_args rate_args max_args
+	namespaces+=("$ns")
+	admin_token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+
+	# The products flagged is_hot, as many as the service's warm-up loads, take the first ranks.
+	hot_file="$tmp/hot-ids.txt"
+	bounded 30 psql "$BENCH_DATABASE_URL" -XtAc \
+		"SELECT id FROM products WHERE is_hot AND id <= $PRODUCTS ORDER BY id LIMIT $hot_limit" >"$hot_file" ||
+		die "cannot read the is_hot ids from $(redact "$BENCH_DATABASE_URL")"
+	hot_n=$(grep -c . "$hot_file") || die "no product in 1..$PRODUCTS is flagged is_hot: seed more products"
+	hot_id=$(head -n 1 "$hot_file")
+
+	port=$(free_port) || die "no free port for product-service"
+	start_server product-service "$RESULTS_DIR/bench-cache-service.log" "http://127.0.0.1:$port/ready" \
+		"${run_clean[@]}" DATABASE_URL="$BENCH_DATABASE_URL" HTTP_ADDR="127.0.0.1:$port" LOG_LEVEL=warn \
+		APP_ENV=development DB_SIMULATED_LATENCY="$DB_LATENCY" REDIS_ADDR="$REDIS_ADDR" CACHE_PRESET=none \
+		CACHE_NAMESPACE="$ns" CACHE_HOT_LIMIT="$hot_limit" ADMIN_TOKEN="$admin_token" "${service_env[@]}" \
+		"$tmp/product-service" serve
+	cache_url="http://127.0.0.1:$port"
+	redis_port=$(free_port) || die "no free port for bench-baseline"
+	start_server "bench-baseline redis-get" "$RESULTS_DIR/bench-baseline-redis-get.log" \
+		"http://127.0.0.1:$redis_port/api/v1/products/1" "${run_clean[@]}" "$tmp/bench-baseline" -mode redis-get \
+		-addr "127.0.0.1:$redis_port" -database-url "$BENCH_DATABASE_URL" -product-id "$hot_id" \
+		-redis-addr "$REDIS_ADDR" -redis-key "$ns:baseline:product"
+	redis_url="http://127.0.0.1:$redis_port"
+	fixed_port=$(free_port) || die "no free port for bench-baseline"
+	start_server "bench-baseline fixed" "$RESULTS_DIR/bench-baseline-fixed.log" \
+		"http://127.0.0.1:$fixed_port/api/v1/products/1" "${run_clean[@]}" "$tmp/bench-baseline" -mode fixed \
+		-addr "127.0.0.1:$fixed_port" -database-url "$BENCH_DATABASE_URL" -product-id "$hot_id"
+	fixed_url="http://127.0.0.1:$fixed_port"
+
+	# The baselines must send the bytes the service sends for that product.
+	curl -fsS -o "$tmp/body-service" --max-time 5 "$cache_url/api/v1/products/$hot_id" ||
+		die "product-service does not serve product $hot_id"
+	for url in "$redis_url" "$fixed_url"; do
+		curl -fsS -o "$tmp/body-baseline" --max-time 5 "$url/api/v1/products/$hot_id" || die "$url does not answer"
+		cmp -s "$tmp/body-service" "$tmp/body-baseline" ||
+			echo "bench: warning: $url sends other bytes than the service for product $hot_id; the comparison is skewed" >&2
+	done
+
+	local per_preset=$((cache_warmup_s + 2 * cache_duration_s + 12)) per_round=$((4 * (hit_duration_s + 5)))
+	echo
+	echo "bench: cache: presets ${cache_presets[*]} with DB_SIMULATED_LATENCY=$DB_LATENCY, ids Zipf(s=$ZIPF_S) over" \
+		"$PRODUCTS products, the $hot_n is_hot ones first; about" \
+		"$(((${#cache_presets[@]} * per_preset + HIT_ROUNDS * per_round + 59) / 60)) min"
+
+	rate_args=(-e MODE=rate -e RATE="$RATE" -e DURATION="$CACHE_DURATION")
+	max_args=(-e MODE=max -e VUS="$CACHE_VUS" -e DURATION="$CACHE_DURATION")
+	for preset in "${cache_presets[@]}"; do
+		admin PUT "" "{\"preset\":\"$preset\"}" >/dev/null
+		admin POST /reset >/dev/null
+		loaded=$(admin POST /warmup | sed -nE 's/.*"loaded":([0-9]+).*/\1/p')
+		echo "bench: preset $preset: namespace emptied, warm-up loaded ${loaded:-?} products"
+		if [[ $preset != none ]] && ((cache_warmup_s > 0)); then
+			run_k6 "$preset-warmup" "$cache_warmup_s" loadtest/bench-cache.js -e BASE_URL="$cache_url" \
+				-e PRODUCTS="$PRODUCTS" -e ZIPF_S="$ZIPF_S" -e HOT_IDS_FILE="$hot_file" -e LABEL="$preset warm-up" \
+				-e MODE=rate -e RATE="$RATE" -e DURATION="$CACHE_WARMUP"
+		fi
+		measure "$preset-rate" service "$cache_url" "$preset" "$cache_duration_s" "${rate_args[@]}"
+		measure "$preset-max" service "$cache_url" "$preset" "$cache_duration_s" "${max_args[@]}"
+	done
+
+	# Hit paths: ids among the hot products only, all loaded by the warm-up just before.
+	hit_args=(-e MODE=max -e VUS="$CACHE_VUS" -e DURATION="$HIT_DURATION" -e RANKS="$hot_n")
+	echo
+	echo "bench: hit paths: $HIT_ROUNDS round(s) of $HIT_DURATION at $CACHE_VUS VUs over the $hot_n is_hot products"
+	for ((r = 1; r <= HIT_ROUNDS; r++)); do
+		admin PUT "" '{"preset":"protected"}' >/dev/null
+		admin POST /warmup >/dev/null
+		measure "redis-hit-$r" service "$cache_url" protected "$hit_duration_s" "${hit_args[@]}"
+		measure "redis-get-$r" baseline "$redis_url" "" "$hit_duration_s" "${hit_args[@]}"
+		admin PUT "" '{"preset":"two-level"}' >/dev/null
+		admin POST /warmup >/dev/null
+		measure "l1-hit-$r" service "$cache_url" two-level "$hit_duration_s" "${hit_args[@]}"
+		measure "fixed-$r" baseline "$fixed_url" "" "$hit_duration_s" "${hit_args[@]}"
+	done
+
+	cache_report
+}
+
+# cache_report prints the tables and the targets, and writes bench-cache.json.
+cache_report() {
+	local preset name kind f out hit_row
+	local -A rps p99
+	echo
+	printf '%-10s %-9s %8s %8s %8s %8s %8s %7s %7s %9s %7s %7s %7s\n' preset load "req/s" "p50 ms" "p95 ms" \
+		"p99 ms" "hit p99" failed dropped "db ld/s" "L1 hit" "Rd hit" cached
+	for preset in "${cache_presets[@]}"; do
+		preset_row "$preset-rate" "$RATE/s"
+		preset_row "$preset-max" "max"
+	done
+	echo "(hit p99: requests the cache answered; db ld/s: cache_db_loads_total growth; L1/Rd hit: hits per lookup"
+	echo " of that layer; cached: share of requests with X-Cache HIT-* or BLOOM-REJECT; dropped: rate not reached)"
+
+	echo
+	printf '%-8s %-12s %-22s %10s %8s %8s %7s %s\n' round path target "req/s" "p50 ms" "p99 ms" failed "X-Cache"
+	for ((r = 1; r <= HIT_ROUNDS; r++)); do
+		for kind in redis-hit redis-get l1-hit fixed; do
+			f="$tmp/$kind-$r.json"
+			case $kind in
+			redis-hit) hit_row="service (protected)" ;;
+			redis-get) hit_row="baseline (1 redis GET)" ;;
+			l1-hit) hit_row="service (two-level)" ;;
+			fixed) hit_row="baseline (fixed bytes)" ;;
+			esac
+			awk -v r="$r" -v k="$kind" -v t="$hit_row" -v rps="$(num "$kind-$r" rps)" -v p50="$(num "$kind-$r" p50_ms)" \
+				-v p99="$(num "$kind-$r" p99_ms)" -v failed="$(num "$kind-$r" failed_rate)" -v n="$(num "$kind-$r" reqs)" \
+				-v l1="$(num "$kind-$r" x_hit_l1)" -v red="$(num "$kind-$r" x_hit_redis)" -v miss="$(num "$kind-$r" x_miss)" '
+				BEGIN {
+					x = "none (baseline)"
+					if (l1 + red + miss > 0) x = sprintf("HIT-L1 %.1f%%, HIT-REDIS %.1f%%, MISS %.1f%%", 100 * l1 / n, 100 * red / n, 100 * miss / n)
+					printf "%-8s %-12s %-22s %10.1f %8.2f %8.2f %6.2f%% %s\n", r, k, t, rps, p50, p99, 100 * failed, x
+				}'
+		done
+	done
+	for kind in redis-hit redis-get l1-hit fixed; do
+		rps[$kind]=$(for ((r = 1; r <= HIT_ROUNDS; r++)); do num "$kind-$r" rps; done | median)
+		p99[$kind]=$(for ((r = 1; r <= HIT_ROUNDS; r++)); do num "$kind-$r" p99_ms; done | median)
+		printf '%-8s %-12s %-22s %10.1f %8s %8.2f\n' median "$kind" "" "${rps[$kind]}" "" "${p99[$kind]}"
+	done
+	local redis_ratio l1_ratio
+	redis_ratio=$(ratio "${rps[redis-hit]}" "${rps[redis-get]}")
+	l1_ratio=$(ratio "${rps[l1-hit]}" "${rps[fixed]}")
+
+	# targets: one line each, "name<TAB>figure<TAB>met<TAB>note".
+	local targets="$tmp/targets.tsv" met
+	: >"$targets"
+	met=$(awk -v x="$redis_ratio" -v t="$RATIO_TARGET" 'BEGIN { print (x != "null" && x >= t) ? "yes" : "NO" }')
+	printf 'Redis-hit req/s >= %s x redis-get baseline\t%s\t%s\t%s / %s req/s\n' "$RATIO_TARGET" "$redis_ratio" "$met" \
+		"${rps[redis-hit]}" "${rps[redis-get]}" >>"$targets"
+	met=$(awk -v x="$l1_ratio" -v t="$RATIO_TARGET" 'BEGIN { print (x != "null" && x >= t) ? "yes" : "NO" }')
+	printf 'L1-hit req/s >= %s x fixed-bytes baseline\t%s\t%s\t%s / %s req/s\n' "$RATIO_TARGET" "$l1_ratio" "$met" \
+		"${rps[l1-hit]}" "${rps[fixed]}" >>"$targets"
+	for preset in protected two-level full; do
+		[[ " ${cache_presets[*]} " == *" $preset "* ]] || continue
+		name="$preset-rate"
+		awk -v p="$preset" -v rate="$RATE" -v t="$P99_TARGET_MS" -v p99="$(num "$name" p99_ms)" \
+			-v hp99="$(num "$name" hit_p99_ms)" -v cached="$(num "$name" cached_share)" 'BEGIN {
+			printf "p99 <= %s ms at %s/s, %s\t%.2f ms\t%s\tcache answered %.1f%%, their p99 %.2f ms (%s)\n", t, rate, p,
+				p99, (p99 <= t ? "yes" : "NO"), 100 * cached, hp99, (hp99 <= t ? "within target" : "over target")
+		}' >>"$targets"
+	done
+	echo
+	printf '%-46s %10s %4s  %s\n' target figure met note
+	awk -F'\t' '{ printf "%-46s %10s %4s  %s\n", $1, $2, $3, $4 }' "$targets"
+
+	out="$RESULTS_DIR/bench-cache.json"
+	{
+		printf '{"when":"%s","commit":"%s","cpus":%d,"products":%d,"hot_ids":%d,"zipf_s":%s,"rate":%d,"vus":%d,' \
+			"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$(nproc)" \
+			"$PRODUCTS" "$hot_n" "$ZIPF_S" "$RATE" "$CACHE_VUS"
+		printf '"db_latency":"%s","warmup":"%s","duration":"%s","hit_duration":"%s","hit_rounds":%d,"service_env":"%s",\n' \
+			"$DB_LATENCY" "$CACHE_WARMUP" "$CACHE_DURATION" "$HIT_DURATION" "$HIT_ROUNDS" "${service_env[*]}"
+		printf ' "runs":[\n'
+		{
+			for preset in "${cache_presets[@]}"; do cat "$tmp/$preset-rate.json" "$tmp/$preset-max.json"; done
+			for ((r = 1; r <= HIT_ROUNDS; r++)); do
+				for kind in redis-hit redis-get l1-hit fixed; do cat "$tmp/$kind-$r.json"; done
+			done
+		} | awk '{ printf "%s  %s", (NR > 1 ? ",\n" : ""), $0 } END { print "" }'
+		printf ' ],\n'
+		printf ' "hit_paths":{"redis_hit_rps":%s,"redis_get_rps":%s,"redis_ratio":%s,"l1_hit_rps":%s,"fixed_rps":%s,"l1_ratio":%s},\n' \
+			"${rps[redis-hit]}" "${rps[redis-get]}" "$redis_ratio" "${rps[l1-hit]}" "${rps[fixed]}" "$l1_ratio"
+		printf ' "targets":[\n'
+		awk -F'\t' '{ printf "%s  {\"target\":\"%s\",\"figure\":\"%s\",\"met\":%s,\"note\":\"%s\"}", (NR > 1 ? ",\n" : ""),
+			$1, $2, ($3 == "yes" ? "true" : "false"), $4 } END { print "" }' "$targets"
+		printf ' ]}\n'
+	} >"$out"
+	echo "bench: wrote $out"
+}
