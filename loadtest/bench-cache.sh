@@ -51,6 +51,8 @@ RATIO_TARGET=${RATIO_TARGET:-0.8}
 
 # hot_limit is how many is_hot products the service's warm-up loads (CACHE_HOT_LIMIT).
 hot_limit=5000
+# The servers of the cache part by name (service, redis-get, fixed): their URL and pid.
+declare -A url_of pid_of
 
 # cache_check_knobs validates the knobs before anything starts.
 cache_check_knobs() {
@@ -77,6 +79,7 @@ cache_check_knobs() {
 	if ((hit_duration_s > 20)); then
 		echo "bench: warning: HIT_DURATION over 20s outlives L1 entries (30s TTL): the L1-hit run will see Redis hits" >&2
 	fi
+	clock_ticks=$(getconf CLK_TCK) || die "getconf CLK_TCK failed"
 	command -v psql >/dev/null || die "psql is required by the cache part (it reads the is_hot ids)"
 	command -v redis-cli >/dev/null || die "redis-cli is required by the cache part (it deletes the run's keys)"
 	bounded 10 redis-cli -h "${REDIS_ADDR%:*}" -p "${REDIS_ADDR##*:}" ping 2>/dev/null | grep -q PONG ||
@@ -103,19 +106,29 @@ grown() {
 		END { printf "%.0f\n", d }' "$1" "$2"
 }
 
-# measure NAME TARGET URL PRESET SECONDS K6_ARGS...: one measured k6 run of bench-cache.js; when
-# TARGET is the service, its counters are scraped around the run. $tmp/NAME.json ends up holding
-# k6's summary, the run's names and the cache figures: database loads/s, hit ratio per layer and
-# the share of requests the cache answered (X-Cache).
+# cpu_ticks PID prints the CPU time a process has used, user + system, in clock ticks.
+cpu_ticks() {
+	# Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+	sed -E 's/.*\) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# measure NAME SERVER PRESET SECONDS K6_ARGS...: one measured k6 run of bench-cache.js against
+# SERVER (service, redis-get or fixed). $tmp/NAME.json ends up holding k6's summary, the run's
+# names, the server's CPU time per request and the share of requests the cache answered (X-Cache);
+# for the service also database loads/s and the hit ratio of each layer, from its counters scraped
+# around the run.
 measure() {
-	local name=$1 target=$2 url=$3 preset=$4 secs=$5 f before after l1h l1m redh redm rede loads cached
-	shift 5
+	local name=$1 server=$2 preset=$3 secs=$4 f before after ticks l1h l1m redh redm rede loads cached
+	shift 4
 	f="$tmp/$name.json" before="$tmp/$name.before" after="$tmp/$name.after"
-	if [[ $target == service ]]; then scrape "$before"; fi
-	run_k6 "$name" "$secs" loadtest/bench-cache.js -e BASE_URL="$url" -e PRODUCTS="$PRODUCTS" \
+	if [[ $server == service ]]; then scrape "$before"; fi
+	ticks=$(cpu_ticks "${pid_of[$server]}")
+	run_k6 "$name" "$secs" loadtest/bench-cache.js -e BASE_URL="${url_of[$server]}" -e PRODUCTS="$PRODUCTS" \
 		-e ZIPF_S="$ZIPF_S" -e HOT_IDS_FILE="$hot_file" -e LABEL="$name" "$@"
-	local extra="\"name\":\"$name\",\"target\":\"$target\",\"preset\":\"$preset\""
-	if [[ $target == service ]]; then
+	ticks=$(($(cpu_ticks "${pid_of[$server]}") - ticks))
+	local extra="\"name\":\"$name\",\"server\":\"$server\",\"preset\":\"$preset\""
+	extra+=",\"cpu_us_per_req\":$(ratio $((ticks * 1000000 / clock_ticks)) "$(field "$f" reqs)")"
+	if [[ $server == service ]]; then
 		scrape "$after"
 		l1h=$(grown "$before" "$after" 'cache_requests_total{layer="l1",result="hit"}')
 		l1h=$((l1h + $(grown "$before" "$after" 'cache_requests_total{layer="l1",result="null_hit"}')))
@@ -150,17 +163,17 @@ preset_row() {
 		-v p50="$(num "$1" p50_ms)" -v p95="$(num "$1" p95_ms)" -v p99="$(num "$1" p99_ms)" \
 		-v hp99="$(num "$1" hit_p99_ms)" -v failed="$(num "$1" failed_rate)" -v dropped="$(num "$1" dropped)" \
 		-v loads="$(num "$1" db_loads_per_s)" -v l1="$(num "$1" l1_hit_ratio)" -v red="$(num "$1" redis_hit_ratio)" \
-		-v cached="$(num "$1" cached_share)" '
+		-v cached="$(num "$1" cached_share)" -v cpu="$(num "$1" cpu_us_per_req)" '
 		function pct(x) { return x == "-" ? "-" : sprintf("%.1f%%", x * 100) }
 		BEGIN {
-			printf "%-10s %-9s %8.1f %8.2f %8.2f %8.2f %8s %7s %7s %9.1f %7s %7s %7s\n", name, what, rps, p50, p95, p99,
-				(hp99 > 0 ? sprintf("%.2f", hp99) : "-"), pct(failed), dropped, loads, pct(l1), pct(red), pct(cached)
+			printf "%-10s %-6s %8.1f %7.2f %7.2f %7.2f %7s %6s %7s %8.1f %6s %6s %6s %7.0f\n", name, what, rps, p50, p95, p99,
+				(hp99 > 0 ? sprintf("%.2f", hp99) : "-"), pct(failed), dropped, loads, pct(l1), pct(red), pct(cached), cpu
 		}'
 }
 
 # cache_bench runs the cache part.
 cache_bench() {
-	local ns="bench-$$-c" port redis_port fixed_port redis_url fixed_url hot_id preset loaded r
+	local ns="bench-$$-c" port hot_id preset loaded r mode
 	local hit_args rate_args max_args
 	namespaces+=("$ns")
 	admin_token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
@@ -180,22 +193,20 @@ cache_bench() {
 		CACHE_NAMESPACE="$ns" CACHE_HOT_LIMIT="$hot_limit" ADMIN_TOKEN="$admin_token" "${service_env[@]}" \
 		"$tmp/product-service" serve
 	cache_url="http://127.0.0.1:$port"
-	redis_port=$(free_port) || die "no free port for bench-baseline"
-	start_server "bench-baseline redis-get" "$RESULTS_DIR/bench-baseline-redis-get.log" \
-		"http://127.0.0.1:$redis_port/api/v1/products/1" "${run_clean[@]}" "$tmp/bench-baseline" -mode redis-get \
-		-addr "127.0.0.1:$redis_port" -database-url "$BENCH_DATABASE_URL" -product-id "$hot_id" \
-		-redis-addr "$REDIS_ADDR" -redis-key "$ns:baseline:product"
-	redis_url="http://127.0.0.1:$redis_port"
-	fixed_port=$(free_port) || die "no free port for bench-baseline"
-	start_server "bench-baseline fixed" "$RESULTS_DIR/bench-baseline-fixed.log" \
-		"http://127.0.0.1:$fixed_port/api/v1/products/1" "${run_clean[@]}" "$tmp/bench-baseline" -mode fixed \
-		-addr "127.0.0.1:$fixed_port" -database-url "$BENCH_DATABASE_URL" -product-id "$hot_id"
-	fixed_url="http://127.0.0.1:$fixed_port"
+	url_of[service]=$cache_url pid_of[service]=${pids[-1]}
+	for mode in redis-get fixed; do
+		port=$(free_port) || die "no free port for bench-baseline"
+		start_server "bench-baseline $mode" "$RESULTS_DIR/bench-baseline-$mode.log" \
+			"http://127.0.0.1:$port/api/v1/products/1" "${run_clean[@]}" "$tmp/bench-baseline" -mode "$mode" \
+			-addr "127.0.0.1:$port" -database-url "$BENCH_DATABASE_URL" -product-id "$hot_id" \
+			-redis-addr "$REDIS_ADDR" -redis-key "$ns:baseline:product"
+		url_of[$mode]="http://127.0.0.1:$port" pid_of[$mode]=${pids[-1]}
+	done
 
 	# The baselines must send the bytes the service sends for that product.
 	curl -fsS -o "$tmp/body-service" --max-time 5 "$cache_url/api/v1/products/$hot_id" ||
 		die "product-service does not serve product $hot_id"
-	for url in "$redis_url" "$fixed_url"; do
+	for url in "${url_of[redis-get]}" "${url_of[fixed]}"; do
 		curl -fsS -o "$tmp/body-baseline" --max-time 5 "$url/api/v1/products/$hot_id" || die "$url does not answer"
 		cmp -s "$tmp/body-service" "$tmp/body-baseline" ||
 			echo "bench: warning: $url sends other bytes than the service for product $hot_id; the comparison is skewed" >&2
@@ -219,8 +230,8 @@ cache_bench() {
 				-e PRODUCTS="$PRODUCTS" -e ZIPF_S="$ZIPF_S" -e HOT_IDS_FILE="$hot_file" -e LABEL="$preset warm-up" \
 				-e MODE=rate -e RATE="$RATE" -e DURATION="$CACHE_WARMUP"
 		fi
-		measure "$preset-rate" service "$cache_url" "$preset" "$cache_duration_s" "${rate_args[@]}"
-		measure "$preset-max" service "$cache_url" "$preset" "$cache_duration_s" "${max_args[@]}"
+		measure "$preset-rate" service "$preset" "$cache_duration_s" "${rate_args[@]}"
+		measure "$preset-max" service "$preset" "$cache_duration_s" "${max_args[@]}"
 	done
 
 	# Hit paths: ids among the hot products only, all loaded by the warm-up just before.
@@ -230,12 +241,12 @@ cache_bench() {
 	for ((r = 1; r <= HIT_ROUNDS; r++)); do
 		admin PUT "" '{"preset":"protected"}' >/dev/null
 		admin POST /warmup >/dev/null
-		measure "redis-hit-$r" service "$cache_url" protected "$hit_duration_s" "${hit_args[@]}"
-		measure "redis-get-$r" baseline "$redis_url" "" "$hit_duration_s" "${hit_args[@]}"
+		measure "redis-hit-$r" service protected "$hit_duration_s" "${hit_args[@]}"
+		measure "redis-get-$r" redis-get "" "$hit_duration_s" "${hit_args[@]}"
 		admin PUT "" '{"preset":"two-level"}' >/dev/null
 		admin POST /warmup >/dev/null
-		measure "l1-hit-$r" service "$cache_url" two-level "$hit_duration_s" "${hit_args[@]}"
-		measure "fixed-$r" baseline "$fixed_url" "" "$hit_duration_s" "${hit_args[@]}"
+		measure "l1-hit-$r" service two-level "$hit_duration_s" "${hit_args[@]}"
+		measure "fixed-$r" fixed "" "$hit_duration_s" "${hit_args[@]}"
 	done
 
 	cache_report
@@ -244,22 +255,22 @@ cache_bench() {
 # cache_report prints the tables and the targets, and writes bench-cache.json.
 cache_report() {
 	local preset name kind f out hit_row
-	local -A rps p99
+	local -A rps p99 cpu
 	echo
-	printf '%-10s %-9s %8s %8s %8s %8s %8s %7s %7s %9s %7s %7s %7s\n' preset load "req/s" "p50 ms" "p95 ms" \
-		"p99 ms" "hit p99" failed dropped "db ld/s" "L1 hit" "Rd hit" cached
+	printf '%-10s %-6s %8s %7s %7s %7s %7s %6s %7s %8s %6s %6s %6s %7s\n' preset load "req/s" "p50 ms" "p95 ms" \
+		"p99 ms" "hit p99" failed dropped "db ld/s" "L1 hit" "Rd hit" cached "cpu µs"
 	for preset in "${cache_presets[@]}"; do
 		preset_row "$preset-rate" "$RATE/s"
 		preset_row "$preset-max" "max"
 	done
-	echo "(hit p99: requests the cache answered; db ld/s: cache_db_loads_total growth; L1/Rd hit: hits per lookup"
-	echo " of that layer; cached: share of requests with X-Cache HIT-* or BLOOM-REJECT; dropped: rate not reached)"
+	echo "(hit p99: of the requests the cache answered; db ld/s: cache_db_loads_total growth; L1/Rd hit: hits per"
+	echo " lookup of that layer; cached: share of requests with X-Cache HIT-* or BLOOM-REJECT; dropped: requests k6"
+	echo " could not start on time; cpu µs: the service's CPU time per request)"
 
 	echo
-	printf '%-8s %-12s %-22s %10s %8s %8s %7s %s\n' round path target "req/s" "p50 ms" "p99 ms" failed "X-Cache"
+	printf '%-6s %-10s %-22s %9s %7s %7s %7s %7s %s\n' round path target "req/s" "p50 ms" "p99 ms" failed "cpu µs" "X-Cache"
 	for ((r = 1; r <= HIT_ROUNDS; r++)); do
 		for kind in redis-hit redis-get l1-hit fixed; do
-			f="$tmp/$kind-$r.json"
 			case $kind in
 			redis-hit) hit_row="service (protected)" ;;
 			redis-get) hit_row="baseline (1 redis GET)" ;;
@@ -268,22 +279,29 @@ cache_report() {
 			esac
 			awk -v r="$r" -v k="$kind" -v t="$hit_row" -v rps="$(num "$kind-$r" rps)" -v p50="$(num "$kind-$r" p50_ms)" \
 				-v p99="$(num "$kind-$r" p99_ms)" -v failed="$(num "$kind-$r" failed_rate)" -v n="$(num "$kind-$r" reqs)" \
-				-v l1="$(num "$kind-$r" x_hit_l1)" -v red="$(num "$kind-$r" x_hit_redis)" -v miss="$(num "$kind-$r" x_miss)" '
+				-v cpu="$(num "$kind-$r" cpu_us_per_req)" -v l1="$(num "$kind-$r" x_hit_l1)" \
+				-v red="$(num "$kind-$r" x_hit_redis)" -v miss="$(num "$kind-$r" x_miss)" '
 				BEGIN {
 					x = "none (baseline)"
 					if (l1 + red + miss > 0) x = sprintf("HIT-L1 %.1f%%, HIT-REDIS %.1f%%, MISS %.1f%%", 100 * l1 / n, 100 * red / n, 100 * miss / n)
-					printf "%-8s %-12s %-22s %10.1f %8.2f %8.2f %6.2f%% %s\n", r, k, t, rps, p50, p99, 100 * failed, x
+					printf "%-6s %-10s %-22s %9.1f %7.2f %7.2f %6.2f%% %7.1f %s\n", r, k, t, rps, p50, p99, 100 * failed, cpu, x
 				}'
 		done
 	done
 	for kind in redis-hit redis-get l1-hit fixed; do
 		rps[$kind]=$(for ((r = 1; r <= HIT_ROUNDS; r++)); do num "$kind-$r" rps; done | median)
 		p99[$kind]=$(for ((r = 1; r <= HIT_ROUNDS; r++)); do num "$kind-$r" p99_ms; done | median)
-		printf '%-8s %-12s %-22s %10.1f %8s %8.2f\n' median "$kind" "" "${rps[$kind]}" "" "${p99[$kind]}"
+		cpu[$kind]=$(for ((r = 1; r <= HIT_ROUNDS; r++)); do num "$kind-$r" cpu_us_per_req; done | median)
+		printf '%-6s %-10s %-22s %9.1f %7s %7.2f %7s %7.1f\n' median "$kind" "" "${rps[$kind]}" "" "${p99[$kind]}" "" "${cpu[$kind]}"
 	done
-	local redis_ratio l1_ratio
+	local redis_ratio l1_ratio redis_cpu_ratio l1_cpu_ratio
 	redis_ratio=$(ratio "${rps[redis-hit]}" "${rps[redis-get]}")
 	l1_ratio=$(ratio "${rps[l1-hit]}" "${rps[fixed]}")
+	# The same comparison by CPU time per request, which k6 sharing the CPUs does not blur.
+	redis_cpu_ratio=$(ratio "${cpu[redis-get]}" "${cpu[redis-hit]}")
+	l1_cpu_ratio=$(ratio "${cpu[fixed]}" "${cpu[l1-hit]}")
+	echo "baseline/service CPU time per request: Redis-hit $redis_cpu_ratio, L1-hit $l1_cpu_ratio" \
+		"(k6 shares the CPUs, which brings the req/s ratios closer to 1 than the servers' own costs are)"
 
 	# targets: one line each, "name<TAB>figure<TAB>met<TAB>note".
 	local targets="$tmp/targets.tsv" met
@@ -322,8 +340,10 @@ cache_report() {
 			done
 		} | awk '{ printf "%s  %s", (NR > 1 ? ",\n" : ""), $0 } END { print "" }'
 		printf ' ],\n'
-		printf ' "hit_paths":{"redis_hit_rps":%s,"redis_get_rps":%s,"redis_ratio":%s,"l1_hit_rps":%s,"fixed_rps":%s,"l1_ratio":%s},\n' \
+		printf ' "hit_paths":{"redis_hit_rps":%s,"redis_get_rps":%s,"redis_ratio":%s,"l1_hit_rps":%s,"fixed_rps":%s,"l1_ratio":%s,\n' \
 			"${rps[redis-hit]}" "${rps[redis-get]}" "$redis_ratio" "${rps[l1-hit]}" "${rps[fixed]}" "$l1_ratio"
+		printf '  "cpu_us_per_req":{"redis_hit":%s,"redis_get":%s,"l1_hit":%s,"fixed":%s},"redis_cpu_ratio":%s,"l1_cpu_ratio":%s},\n' \
+			"${cpu[redis-hit]}" "${cpu[redis-get]}" "${cpu[l1-hit]}" "${cpu[fixed]}" "$redis_cpu_ratio" "$l1_cpu_ratio"
 		printf ' "targets":[\n'
 		awk -F'\t' '{ printf "%s  {\"target\":\"%s\",\"figure\":\"%s\",\"met\":%s,\"note\":\"%s\"}", (NR > 1 ? ",\n" : ""),
 			$1, $2, ($3 == "yes" ? "true" : "false"), $4 } END { print "" }' "$targets"

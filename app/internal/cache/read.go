@@ -215,6 +215,7 @@ func loadWithLock[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (
 		return loadAndFill(ctx, s, p, sp, "miss")
 	}
 	if acquired {
+		recordLockWait(ctx, time.Now())
 		s.m.locks.WithLabelValues("acquired").Inc()
 		defer s.redisUnlock(context.WithoutCancel(ctx), lockKey, token)
 		// Another holder may have filled the key between our miss and our lock.
@@ -224,9 +225,7 @@ func loadWithLock[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (
 		return loadAndFill(ctx, s, p, sp, "miss")
 	}
 	start := time.Now()
-	defer func() {
-		trace.SpanFromContext(ctx).SetAttributes(attribute.Float64("cache.lock_wait_ms", float64(time.Since(start).Microseconds())/1000))
-	}()
+	defer recordLockWait(ctx, start)
 	deadline := start.Add(time.Duration(p.LockWait))
 	for time.Now().Before(deadline) {
 		if err := sleep(ctx, lockPoll); err != nil {
@@ -245,6 +244,11 @@ func loadWithLock[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (
 	s.m.locks.WithLabelValues("timeout").Inc()
 	s.m.lockWait.Observe(time.Since(start).Seconds())
 	return loadAndFill(ctx, s, p, sp, "lock_timeout")
+}
+
+// recordLockWait puts the time spent waiting for the lock holder (0 for the holder) on the span.
+func recordLockWait(ctx context.Context, since time.Time) {
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Float64("cache.lock_wait_ms", float64(time.Since(since).Microseconds())/1000))
 }
 
 // lockPoll is how often a waiter looks for the lock holder's value.

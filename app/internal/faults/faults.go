@@ -105,7 +105,7 @@ func sleep(ctx context.Context, d Duration) error {
 	t := time.NewTimer(time.Duration(d))
 	defer t.Stop()
 	select {
-	case <-make(chan int):
+	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
 		return nil

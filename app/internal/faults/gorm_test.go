@@ -134,13 +134,13 @@ func TestGORMPluginLatency(t *testing.T) {
 		for _, op := range gormOps {
 			t.Run(tt.name+"/"+op.name, func(t *testing.T) {
 				set(t, inj, `{"db_latency":"`+tt.latency+`"}`)
+				begin := time.Now() // before the deadline is set, so a took below the timeout means it was not kept
 				ctx := t.Context()
 				if tt.timeout > 0 {
 					var cancel context.CancelFunc
 					ctx, cancel = context.WithTimeout(ctx, tt.timeout)
 					defer cancel()
 				}
-				begin := time.Now()
 				err := op.run(ctx, db)
 				took := time.Since(begin)
 				if !errors.Is(err, tt.wantErr) {

@@ -99,13 +99,13 @@ func TestRedisHookLatency(t *testing.T) {
 		for _, op := range redisOps {
 			t.Run(tt.name+"/"+op.name, func(t *testing.T) {
 				set(t, inj, `{"redis_latency":"`+tt.latency+`"}`)
+				begin := time.Now() // before the deadline is set, so a took below the timeout means it was not kept
 				ctx := t.Context()
 				if tt.timeout > 0 {
 					var cancel context.CancelFunc
 					ctx, cancel = context.WithTimeout(ctx, tt.timeout)
 					defer cancel()
 				}
-				begin := time.Now()
 				err := op.run(ctx, rdb)
 				took := time.Since(begin)
 				if !errors.Is(err, tt.wantErr) {

@@ -1,0 +1,140 @@
+package telemetry
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/sirupsen/logrus"
+)
+
+// fakeLoki records pushes; failFirst makes the first n pushes answer 500.
+type fakeLoki struct {
+	mu        sync.Mutex
+	streams   []pushStream
+	pushes    atomic.Int64
+	failFirst int64
+}
+
+func (f *fakeLoki) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/loki/api/v1/push" || r.Header.Get("Content-Encoding") != "gzip" {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	if f.pushes.Add(1) <= f.failFirst {
+		http.Error(w, "try later", http.StatusInternalServerError)
+		return
+	}
+	zr, err := gzip.NewReader(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var req pushRequest
+	if err := json.NewDecoder(zr).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.streams = append(f.streams, req.Streams...)
+	f.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (f *fakeLoki) lines() (n int, labels []map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.streams {
+		n += len(s.Values)
+		labels = append(labels, s.Stream)
+	}
+	return n, labels
+}
+
+func newShipperLogger(t *testing.T, url string, opts LokiOptions) (*logrus.Logger, *LokiShipper, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	opts.URL = url
+	opts.Labels = map[string]string{"app": AppName, "env": "test"}
+	ship := NewLokiShipper(opts, Formatter("test"), reg)
+	log := logrus.New()
+	log.SetOutput(&nopWriter{})
+	log.SetFormatter(Formatter("test"))
+	log.AddHook(ship)
+	return log, ship, reg
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestLokiShipperBatchesByLevelAndFlushesOnClose(t *testing.T) {
+	loki := &fakeLoki{failFirst: 1} // the first push fails: the batch is retried
+	srv := httptest.NewServer(loki)
+	defer srv.Close()
+	log, ship, reg := newShipperLogger(t, srv.URL, LokiOptions{BatchWait: 50 * time.Millisecond})
+	for i := range 100 {
+		log.WithField("i", i).WithField("password", "hunter2").Info("hello")
+	}
+	log.Warn("careful")
+	log.Error("broken")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ship.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, labels := loki.lines()
+	if n != 102 {
+		t.Fatalf("Loki received %d lines, want 102", n)
+	}
+	for _, l := range labels {
+		if len(l) != 3 || l["app"] != AppName || l["env"] != "test" || l["level"] == "" {
+			t.Errorf("stream labels %v: want exactly app, env, level", l)
+		}
+	}
+	loki.mu.Lock()
+	for _, s := range loki.streams {
+		for _, v := range s.Values {
+			if !json.Valid([]byte(v[1])) || strings.Contains(v[1], "hunter2") {
+				t.Errorf("line %q: want masked JSON", v[1])
+			}
+		}
+	}
+	loki.mu.Unlock()
+	if got := testutil.ToFloat64(ship.sent); got != 102 {
+		t.Errorf("log_shipper_sent_total = %v", got)
+	}
+	if got := testutil.ToFloat64(ship.failed); got < 1 {
+		t.Errorf("the failed push was not counted")
+	}
+	if n, _ := testutil.GatherAndCount(reg, "log_shipper_dropped_total"); n != 1 {
+		t.Error("log_shipper_dropped_total is not registered")
+	}
+}
+
+func TestLokiShipperNeverBlocksAndCountsDrops(t *testing.T) {
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+	defer srv.Close()
+	defer close(block)
+	log, ship, _ := newShipperLogger(t, srv.URL, LokiOptions{QueueSize: 10, BatchWait: 10 * time.Millisecond, MaxRetryTime: time.Second})
+	start := time.Now()
+	for range 5000 {
+		log.Info("flood")
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("logging 5,000 lines with Loki stuck took %s: the shipper blocked", elapsed)
+	}
+	if dropped := testutil.ToFloat64(ship.dropped); dropped < 4000 {
+		t.Errorf("dropped %v lines, want most of 5,000 counted", dropped)
+	}
+}
