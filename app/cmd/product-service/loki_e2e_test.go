@@ -1,0 +1,173 @@
+//go:build e2e
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/testdb"
+)
+
+// The mission's query, literally.
+const missionQuery = `{app="product-service"} | json | status=500 | latency > 1000`
+
+// startLoki runs the Loki binary named by LOKI_BIN with loki/loki.yaml on free ports in a temp dir.
+func startLoki(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("LOKI_BIN")
+	if bin == "" {
+		t.Fatal("LOKI_BIN is not set: run this through `make e2e` (make tools builds Loki)")
+	}
+	dir := t.TempDir()
+	httpPort, grpcPort := freePort(t), freePort(t)
+	cmd := exec.Command(bin, "-config.file=../../../loki/loki.yaml", "-config.expand-env=true")
+	cmd.Env = append(os.Environ(), "LOKI_DATA="+dir, "LOKI_HTTP_ADDR=127.0.0.1",
+		"LOKI_HTTP_PORT="+strconv.Itoa(httpPort), "LOKI_GRPC_PORT="+strconv.Itoa(grpcPort))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	base := "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	waitHTTP(t, base+"/ready", 60*time.Second, func() string { return out.String() })
+	return base
+}
+
+func freePort(t *testing.T) int {
+	addr := freeAddr(t)
+	_, port, _ := strings.Cut(addr, ":")
+	p, _ := strconv.Atoi(port)
+	return p
+}
+
+func waitHTTP(t *testing.T, url string, limit time.Duration, diag func() string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready within %s: %v\n%s", url, limit, err, diag())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func admin(t *testing.T, method, url, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer e2e")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%s %s: %v %v", method, url, resp, err)
+	}
+	resp.Body.Close()
+}
+
+// The service ships its lines to a real Loki, and the mission's LogQL finds the slow 500s that
+// fault injection produced.
+func TestLokiFindsSlowServerErrors(t *testing.T) {
+	loki := startLoki(t)
+	db := testdb.New(t)
+	addr := freeAddr(t)
+	env := lookup(map[string]string{
+		"DATABASE_URL": db.URL, "HTTP_ADDR": addr, "ADMIN_TOKEN": "e2e", "LOKI_URL": loki, "APP_ENV": "test",
+		"CACHE_PRESET": "none", "REDIS_ADDR": testdb.RedisAddr(t), "CACHE_NAMESPACE": "e2e-loki-" + strconv.Itoa(os.Getpid()),
+	})
+	ctx := context.Background()
+	var out safeBuffer
+	if err := run(ctx, []string{"migrate"}, &out, &out, env); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"seed", "--products", "20"}, &out, &out, env); err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(serveCtx, []string{"serve"}, &out, &out, env) }()
+	base := "http://" + addr
+	waitHTTP(t, base+"/ready", 20*time.Second, out.String)
+
+	admin(t, http.MethodPut, base+"/api/v1/admin/faults", `{"db_latency":"1100ms","db_error_rate":1}`)
+	const slowFailures = 3
+	for i := range slowFailures {
+		resp, err := http.Get(fmt.Sprintf("%s/api/v1/products/%d", base, i+1))
+		if err != nil || resp.StatusCode != 500 {
+			t.Fatalf("request %d under faults: %v %v", i, resp, err)
+		}
+		resp.Body.Close()
+	}
+	admin(t, http.MethodDelete, base+"/api/v1/admin/faults", "")
+	for i := range 5 { // healthy traffic the query must not return
+		resp, err := http.Get(fmt.Sprintf("%s/api/v1/products/%d", base, i+1))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}
+	stop() // serve flushes the shipper on the way out
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	var got int
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got = queryCount(t, loki, missionQuery)
+		if got >= slowFailures || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if got != slowFailures {
+		t.Fatalf("the mission's query returned %d lines, want %d\nservice output:\n%s", got, slowFailures, out.String())
+	}
+	if all := queryCount(t, loki, `{app="product-service", env="test"}`); all < 10 {
+		t.Errorf("only %d lines of the service reached Loki", all)
+	}
+}
+
+// queryCount runs a LogQL query over the last 10 minutes and counts the lines returned.
+func queryCount(t *testing.T, loki, query string) int {
+	t.Helper()
+	q := url.Values{"query": {query}, "start": {strconv.FormatInt(time.Now().Add(-10*time.Minute).UnixNano(), 10)}, "limit": {"1000"}}
+	resp, err := http.Get(loki + "/loki/api/v1/query_range?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []struct {
+				Stream map[string]string `json:"stream"`
+				Values [][2]string       `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Status != "success" {
+		t.Fatalf("query %s: %v %v", query, resp.Status, err)
+	}
+	n := 0
+	for _, r := range body.Data.Result {
+		n += len(r.Values)
+	}
+	return n
+}
