@@ -8,6 +8,8 @@ BIN       := bin/product-service
 TOOLS_DIR ?= $(HOME)/.cache/product-service-lab/tools
 K6_VERSION := v1.8.1
 K6        := $(TOOLS_DIR)/k6-$(K6_VERSION)/k6
+LOKI_VERSION := v3.7.8
+LOKI      := $(TOOLS_DIR)/loki-$(LOKI_VERSION)/loki
 
 # Local servers (make run, make bench). Tests use TEST_DATABASE_URL / TEST_REDIS_ADDR instead.
 PG_ADMIN_URL ?= postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable
@@ -59,14 +61,18 @@ run: seed ## run the service on :8080 against local PostgreSQL, after migrating 
 bench: tools ## service vs a bare net/http+pgx baseline under the same k6 load (100k products)
 	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' PRODUCTS='$(PRODUCTS)' GO='$(GO)' bash loadtest/bench.sh
 
-e2e: tools ## k6 contract and load smoke against a real service (needs PostgreSQL)
+e2e: tools test-deps ## end-to-end: k6 contract and load smoke, and the service shipping logs to a real Loki
 	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/e2e.sh
+	LOKI_BIN='$(LOKI)' $(GO) test -tags e2e -count=1 -run 'E2E|Loki' ./app/...
 
-tools: $(K6) ## build the load and e2e tools into $(TOOLS_DIR)
+tools: $(K6) $(LOKI) ## build the load and e2e tools (k6, Loki) into $(TOOLS_DIR), once per version
 
 $(K6):
 	mkdir -p $(dir $@)
 	GOBIN=$(dir $@) $(GO) install go.k6.io/k6@$(K6_VERSION)
+
+$(LOKI):
+	GO='$(GO)' bash observability/build-loki.sh $(LOKI_VERSION) $@
 
 clean: ## remove build output
 	rm -rf bin results
