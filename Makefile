@@ -72,7 +72,7 @@ $(K6):
 	GOBIN=$(dir $@) $(GO) install go.k6.io/k6@$(K6_VERSION)
 
 $(LOKI):
-	GO='$(GO)' bash observability/build-loki.sh $(LOKI_VERSION) $@
+	GO='$(GO)' bash observability/build-go-tool.sh github.com/grafana/loki/v3 $(LOKI_VERSION) ./cmd/loki $@
 
 clean: ## remove build output
 	rm -rf bin results
