@@ -11,6 +11,8 @@
 FROM --platform=$BUILDPLATFORM golang:1.26.8-bookworm AS build
 ARG TARGETOS
 ARG TARGETARCH
+# The release shown in build_info and the logs (docker build --build-arg VERSION=v1.2.3).
+ARG VERSION=dev
 WORKDIR /src
 
 # Modules first, in their own layer: it is rebuilt only when go.mod or go.sum change.
@@ -21,7 +23,7 @@ RUN go mod download && go mod verify
 COPY app ./app
 RUN --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w" -o /out/product-service ./app/cmd/product-service
+    go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/product-service ./app/cmd/product-service
 
 # --- run ---------------------------------------------------------------------------------------
 FROM alpine:3.22.2
