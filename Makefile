@@ -10,6 +10,8 @@ K6_VERSION := v1.8.1
 K6        := $(TOOLS_DIR)/k6-$(K6_VERSION)/k6
 LOKI_VERSION := v3.7.8
 LOKI      := $(TOOLS_DIR)/loki-$(LOKI_VERSION)/loki
+JAEGER_VERSION := v1.76.0
+JAEGER    := $(TOOLS_DIR)/jaeger-$(JAEGER_VERSION)/jaeger
 
 # Local servers (make run, make bench). Tests use TEST_DATABASE_URL / TEST_REDIS_ADDR instead.
 PG_ADMIN_URL ?= postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable
@@ -18,7 +20,7 @@ ADMIN_TOKEN  ?= dev-admin-token
 PRODUCTS     ?= 100000
 FUZZTIME     ?= 20s
 
-.PHONY: help build test test-deps fuzz run db migrate seed bench tools e2e clean
+.PHONY: help build test test-deps fuzz run db migrate seed bench bench-telemetry tools e2e clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -61,15 +63,21 @@ run: seed ## run the service on :8080 against local PostgreSQL, after migrating 
 bench: tools ## service vs a bare net/http+pgx baseline under the same k6 load (100k products)
 	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' PRODUCTS='$(PRODUCTS)' GO='$(GO)' bash loadtest/bench.sh
 
+bench-telemetry: tools ## max throughput with telemetry off, logs to Loki, traces at 100 % and 10 %
+	K6='$(K6)' LOKI='$(LOKI)' JAEGER='$(JAEGER)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/bench-telemetry.sh
+
 e2e: tools test-deps ## end-to-end: k6 contract and load smoke, and the service shipping logs to a real Loki
 	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/e2e.sh
 	LOKI_BIN='$(LOKI)' $(GO) test -tags e2e -count=1 -run 'E2E|Loki' ./app/...
 
-tools: $(K6) $(LOKI) ## build the load and e2e tools (k6, Loki) into $(TOOLS_DIR), once per version
+tools: $(K6) $(LOKI) $(JAEGER) ## build the load and e2e tools (k6, Loki, Jaeger v2) into $(TOOLS_DIR), once per version
 
 $(K6):
 	mkdir -p $(dir $@)
 	GOBIN=$(dir $@) $(GO) install go.k6.io/k6@$(K6_VERSION)
+
+$(JAEGER):
+	GO='$(GO)' bash observability/build-go-tool.sh github.com/jaegertracing/jaeger $(JAEGER_VERSION) ./cmd/jaeger $@
 
 $(LOKI):
 	GO='$(GO)' bash observability/build-go-tool.sh github.com/grafana/loki/v3 $(LOKI_VERSION) ./cmd/loki $@

@@ -218,13 +218,14 @@ delete_namespaces() {
 	done
 }
 
-# finish runs on exit: it stops the servers first (they may write to Redis on their way out), then
-# deletes the run's keys, then lets lib.sh's cleanup stop the rest and remove $tmp.
+# finish runs on exit: it stops k6, then the servers (they may write to Redis on their way out),
+# then deletes the run's keys, then lets lib.sh's cleanup remove $tmp.
 finish() {
 	local rc=$? pid
 	set +e
 	trap - EXIT
-	for pid in "${pids[@]}"; do stop_server "$pid"; done
+	for pid in $k6_pid "${pids[@]}"; do stop_server "$pid"; done
+	k6_pid=""
 	delete_namespaces
 	(exit "$rc")
 	cleanup
