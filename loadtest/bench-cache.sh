@@ -19,10 +19,12 @@
 #  2. The hit paths, HIT_ROUNDS times interleaved, each for HIT_DURATION at CACHE_VUS users with
 #     ids among the hot products only: preset protected after a warm-up (every read a Redis hit)
 #     against the redis-get baseline, and preset two-level after a warm-up (every read an L1 hit)
-#     against the fixed baseline. X-Cache tells how clean each run was.
+#     against the fixed baseline. X-Cache tells how clean each run was. Since k6 shares the CPUs
+#     with the servers, each run also reports the server's CPU time per request (/proc/PID/stat).
 #  3. A table of every run, the targets (Redis-hit ≥ RATIO_TARGET × redis-get, L1-hit ≥
 #     RATIO_TARGET × fixed, p99 ≤ P99_TARGET_MS at RATE/s for protected, two-level and full) and
-#     whether each is met, and results/bench-cache.json. A missed target is reported, not failed.
+#     whether each is met, and $RESULTS_DIR/bench-cache.json. A missed target is reported, not
+#     failed.
 #
 # Env knobs (defaults in brackets), besides bench.sh's PRODUCTS, VUS, SERVICE_ENV, REDIS_ADDR:
 #   CACHE_PRESETS   presets to measure, in order [none naive protected two-level full]
@@ -35,6 +37,8 @@
 #   HIT_DURATION    each hit-path run; keep it under the 30s L1 TTL [10s]
 #   HIT_ROUNDS      hit-path rounds; the ratios use the medians [2]
 #   P99_TARGET_MS   the p99 target at RATE/s [5]; RATIO_TARGET the throughput target [0.8]
+#   CACHE_PROFILE   1: during the first round of hit paths, take a CPU profile of the service
+#                   (PPROF_ADDR) into $RESULTS_DIR/bench-cache-{redis-hit,l1-hit}.cpu.pprof [0]
 # Needs psql (to read the is_hot ids) and redis-cli (to delete the run's keys).
 
 CACHE_PRESETS=${CACHE_PRESETS:-none naive protected two-level full}
@@ -48,6 +52,7 @@ HIT_DURATION=${HIT_DURATION:-10s}
 HIT_ROUNDS=${HIT_ROUNDS:-2}
 P99_TARGET_MS=${P99_TARGET_MS:-5}
 RATIO_TARGET=${RATIO_TARGET:-0.8}
+CACHE_PROFILE=${CACHE_PROFILE:-0}
 
 # hot_limit is how many is_hot products the service's warm-up loads (CACHE_HOT_LIMIT).
 hot_limit=5000
@@ -72,6 +77,7 @@ cache_check_knobs() {
 	[[ "$DB_LATENCY" =~ ^[0-9]+(ms|s)$ ]] || die "DB_LATENCY must look like 200ms or 1s, got '$DB_LATENCY'"
 	[[ "$P99_TARGET_MS" =~ ^[0-9]*\.?[0-9]+$ ]] || die "P99_TARGET_MS must be a number, got '$P99_TARGET_MS'"
 	[[ "$RATIO_TARGET" =~ ^[0-9]*\.?[0-9]+$ ]] || die "RATIO_TARGET must be a number, got '$RATIO_TARGET'"
+	[[ "$CACHE_PROFILE" == 0 || "$CACHE_PROFILE" == 1 ]] || die "CACHE_PROFILE must be 0 or 1, got '$CACHE_PROFILE'"
 	cache_duration_s=$(seconds CACHE_DURATION "$CACHE_DURATION")
 	cache_warmup_s=$(seconds CACHE_WARMUP "$CACHE_WARMUP")
 	hit_duration_s=$(seconds HIT_DURATION "$HIT_DURATION")
@@ -123,8 +129,7 @@ measure() {
 	f="$tmp/$name.json" before="$tmp/$name.before" after="$tmp/$name.after"
 	if [[ $server == service ]]; then scrape "$before"; fi
 	ticks=$(cpu_ticks "${pid_of[$server]}")
-	run_k6 "$name" "$secs" loadtest/bench-cache.js -e BASE_URL="${url_of[$server]}" -e PRODUCTS="$PRODUCTS" \
-		-e ZIPF_S="$ZIPF_S" -e HOT_IDS_FILE="$hot_file" -e LABEL="$name" "$@"
+	run_k6 "$name" "$secs" loadtest/bench-cache.js -e BASE_URL="${url_of[$server]}" -e LABEL="$name" "${ids_args[@]}" "$@"
 	ticks=$(($(cpu_ticks "${pid_of[$server]}") - ticks))
 	local extra="\"name\":\"$name\",\"server\":\"$server\",\"preset\":\"$preset\""
 	extra+=",\"cpu_us_per_req\":$(ratio $((ticks * 1000000 / clock_ticks)) "$(field "$f" reqs)")"
@@ -147,6 +152,20 @@ measure() {
 		-v d="$(field "$f" x_bloom_reject)" -v n="$(field "$f" reqs)" 'BEGIN { printf "%.4f", (n > 0 ? (a + b + c + d) / n : 0) }')
 	extra+=",\"cached_share\":$cached"
 	sed -i -E "s/\}$/,$extra}/" "$f"
+}
+
+# profile KIND starts taking a CPU profile of the service, over the middle of a hit-path run, into
+# $RESULTS_DIR/bench-cache-KIND.cpu.pprof; profile_pid names the process to wait for.
+profile() {
+	local secs=$((hit_duration_s > 4 ? hit_duration_s - 3 : 1))
+	(
+		sleep 2
+		curl -fsS --max-time $((secs + 10)) -o "$RESULTS_DIR/bench-cache-$1.cpu.pprof" \
+			"http://$pprof_addr/debug/pprof/profile?seconds=$secs" ||
+			echo "bench: no CPU profile from $pprof_addr (does this product-service read PPROF_ADDR?)" >&2
+	) &
+	profile_pid=$!
+	pids+=("$profile_pid")
 }
 
 # num NAME FIELD prints a field of run NAME's summary, or - when it has none (null or absent).
@@ -173,7 +192,7 @@ preset_row() {
 
 # cache_bench runs the cache part.
 cache_bench() {
-	local ns="bench-$$-c" port hot_id preset loaded r mode
+	local ns="bench-$$-c" port hot_id preset loaded r mode kind baseline
 	local hit_args rate_args max_args
 	namespaces+=("$ns")
 	admin_token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
@@ -185,13 +204,21 @@ cache_bench() {
 		die "cannot read the is_hot ids from $(redact "$BENCH_DATABASE_URL")"
 	hot_n=$(grep -c . "$hot_file") || die "no product in 1..$PRODUCTS is flagged is_hot: seed more products"
 	hot_id=$(head -n 1 "$hot_file")
+	# How every run draws its ids.
+	ids_args=(-e PRODUCTS="$PRODUCTS" -e ZIPF_S="$ZIPF_S" -e HOT_IDS_FILE="$hot_file")
 
 	port=$(free_port) || die "no free port for product-service"
+	local pprof_env=()
+	if ((CACHE_PROFILE)); then
+		pprof_addr=127.0.0.1:$(free_port) || die "no free port for pprof"
+		[[ "$pprof_addr" != "127.0.0.1:$port" ]] || die "free_port gave the same port twice; run again"
+		pprof_env=(PPROF_ADDR="$pprof_addr")
+	fi
 	start_server product-service "$RESULTS_DIR/bench-cache-service.log" "http://127.0.0.1:$port/ready" \
 		"${run_clean[@]}" DATABASE_URL="$BENCH_DATABASE_URL" HTTP_ADDR="127.0.0.1:$port" LOG_LEVEL=warn \
 		APP_ENV=development DB_SIMULATED_LATENCY="$DB_LATENCY" REDIS_ADDR="$REDIS_ADDR" CACHE_PRESET=none \
-		CACHE_NAMESPACE="$ns" CACHE_HOT_LIMIT="$hot_limit" ADMIN_TOKEN="$admin_token" "${service_env[@]}" \
-		"$tmp/product-service" serve
+		CACHE_NAMESPACE="$ns" CACHE_HOT_LIMIT="$hot_limit" ADMIN_TOKEN="$admin_token" "${pprof_env[@]}" \
+		"${service_env[@]}" "$tmp/product-service" serve
 	cache_url="http://127.0.0.1:$port"
 	url_of[service]=$cache_url pid_of[service]=${pids[-1]}
 	for mode in redis-get fixed; do
@@ -212,7 +239,7 @@ cache_bench() {
 			echo "bench: warning: $url sends other bytes than the service for product $hot_id; the comparison is skewed" >&2
 	done
 
-	local per_preset=$((cache_warmup_s + 2 * cache_duration_s + 12)) per_round=$((4 * (hit_duration_s + 5)))
+	local per_preset=$((cache_warmup_s + 2 * cache_duration_s + 6)) per_round=$((4 * (hit_duration_s + 4)))
 	echo
 	echo "bench: cache: presets ${cache_presets[*]} with DB_SIMULATED_LATENCY=$DB_LATENCY, ids Zipf(s=$ZIPF_S) over" \
 		"$PRODUCTS products, the $hot_n is_hot ones first; about" \
@@ -227,8 +254,7 @@ cache_bench() {
 		echo "bench: preset $preset: namespace emptied, warm-up loaded ${loaded:-?} products"
 		if [[ $preset != none ]] && ((cache_warmup_s > 0)); then
 			run_k6 "$preset-warmup" "$cache_warmup_s" loadtest/bench-cache.js -e BASE_URL="$cache_url" \
-				-e PRODUCTS="$PRODUCTS" -e ZIPF_S="$ZIPF_S" -e HOT_IDS_FILE="$hot_file" -e LABEL="$preset warm-up" \
-				-e MODE=rate -e RATE="$RATE" -e DURATION="$CACHE_WARMUP"
+				-e LABEL="$preset warm-up" "${ids_args[@]}" -e MODE=rate -e RATE="$RATE" -e DURATION="$CACHE_WARMUP"
 		fi
 		measure "$preset-rate" service "$preset" "$cache_duration_s" "${rate_args[@]}"
 		measure "$preset-max" service "$preset" "$cache_duration_s" "${max_args[@]}"
@@ -239,15 +265,21 @@ cache_bench() {
 	echo
 	echo "bench: hit paths: $HIT_ROUNDS round(s) of $HIT_DURATION at $CACHE_VUS VUs over the $hot_n is_hot products"
 	for ((r = 1; r <= HIT_ROUNDS; r++)); do
-		admin PUT "" '{"preset":"protected"}' >/dev/null
-		admin POST /warmup >/dev/null
-		measure "redis-hit-$r" service protected "$hit_duration_s" "${hit_args[@]}"
-		measure "redis-get-$r" redis-get "" "$hit_duration_s" "${hit_args[@]}"
-		admin PUT "" '{"preset":"two-level"}' >/dev/null
-		admin POST /warmup >/dev/null
-		measure "l1-hit-$r" service two-level "$hit_duration_s" "${hit_args[@]}"
-		measure "fixed-$r" fixed "" "$hit_duration_s" "${hit_args[@]}"
+		for preset in protected two-level; do
+			admin PUT "" "{\"preset\":\"$preset\"}" >/dev/null
+			admin POST /warmup >/dev/null
+			kind=redis-hit baseline=redis-get
+			if [[ $preset == two-level ]]; then kind=l1-hit baseline=fixed; fi
+			if ((CACHE_PROFILE && r == 1)); then profile "$kind"; fi
+			measure "$kind-$r" service "$preset" "$hit_duration_s" "${hit_args[@]}"
+			if ((CACHE_PROFILE && r == 1)); then wait "$profile_pid" || true; fi
+			measure "$baseline-$r" "$baseline" "" "$hit_duration_s" "${hit_args[@]}"
+		done
 	done
+	if ((CACHE_PROFILE)); then
+		echo "bench: CPU profiles of the hit paths (round 1, perturbed by profiling):" \
+			"go tool pprof -top $RESULTS_DIR/bench-cache-{redis-hit,l1-hit}.cpu.pprof"
+	fi
 
 	cache_report
 }
@@ -324,6 +356,10 @@ cache_report() {
 	echo
 	printf '%-46s %10s %4s  %s\n' target figure met note
 	awk -F'\t' '{ printf "%-46s %10s %4s  %s\n", $1, $2, $3, $4 }' "$targets"
+	if grep -q $'^p99.*\tNO\t' "$targets"; then
+		echo "(a request the cache does not answer waits DB_LATENCY=$DB_LATENCY: while more than 1% of requests miss," \
+			"the p99 is a miss; Zipf(s=$ZIPF_S) over $PRODUCTS ids keeps sending a share of requests to ids not yet cached)"
+	fi
 
 	out="$RESULTS_DIR/bench-cache.json"
 	{

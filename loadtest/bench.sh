@@ -59,7 +59,7 @@ BUILD_TIMEOUT=300
 MIGRATE_TIMEOUT=120
 SEED_TIMEOUT=1200
 
-# --- validate the knobs ---------------------------------------------------------------------------
+# --- validate the knobs ----------------------------------------------------------------------------
 
 [[ -x "$K6" ]] || die "k6 not found at $K6: run 'make tools' (or set K6 to a k6 binary)"
 command -v curl >/dev/null || die "curl is required"
@@ -98,38 +98,7 @@ if has_part cache; then
 	cache_check_knobs
 fi
 
-# The bench database lives on the admin URL's server: swap the database name in its path.
-BENCH_DATABASE_URL=$(database_url "$PG_ADMIN_URL" "$BENCH_DB_NAME")
-redacted_url=$(redact "$BENCH_DATABASE_URL")
-
-start_cleanup
-mkdir -p "$RESULTS_DIR"
-
-# --- build -----------------------------------------------------------------------------------------
-
-echo "bench: building product-service and bench-baseline"
-for cmd in product-service bench-baseline; do
-	CGO_ENABLED=0 bounded "$BUILD_TIMEOUT" "$GO" build -trimpath -o "$tmp/$cmd" "./app/cmd/$cmd" ||
-		die "go build ./app/cmd/$cmd failed"
-done
-
-# --- database --------------------------------------------------------------------------------------
-
-ensure_database "$PG_ADMIN_URL" "$BENCH_DB_NAME"
-
-# Only what is named here reaches the servers: a cache or latency setting in the caller's
-# environment cannot leak into the measurement.
-# An array, not a function: started with &, a function would run in a subshell whose pid $! names,
-# and stopping that subshell would leave the server running.
-run_clean=(env -i PATH="$PATH" HOME="$HOME")
-
-echo "bench: migrating and seeding $PRODUCTS products into $redacted_url (idempotent; the first run takes a while)"
-bounded "$MIGRATE_TIMEOUT" "${run_clean[@]}" DATABASE_URL="$BENCH_DATABASE_URL" LOG_LEVEL=warn \
-	"$tmp/product-service" migrate || die "migrate failed"
-bounded "$SEED_TIMEOUT" "${run_clean[@]}" DATABASE_URL="$BENCH_DATABASE_URL" LOG_LEVEL=warn \
-	"$tmp/product-service" seed --products "$PRODUCTS" || die "seed failed"
-
-# --- shared by both parts ---------------------------------------------------------------------------
+# --- shared by both parts --------------------------------------------------------------------------
 
 # run_k6 NAME SECONDS SCRIPT [-e KEY=VALUE...]: one k6 run of SCRIPT meant to last SECONDS; its
 # one-line JSON summary lands in $tmp/NAME.json. k6 runs in the background and is waited for, so a
@@ -230,7 +199,26 @@ finish() {
 	(exit "$rc")
 	cleanup
 }
+
+# The bench database lives on the admin URL's server: swap the database name in its path.
+BENCH_DATABASE_URL=$(database_url "$PG_ADMIN_URL" "$BENCH_DB_NAME")
+redacted_url=$(redact "$BENCH_DATABASE_URL")
+
+start_cleanup
 trap finish EXIT
+mkdir -p "$RESULTS_DIR"
+
+# --- build -----------------------------------------------------------------------------------------
+
+echo "bench: building product-service and bench-baseline"
+for cmd in product-service bench-baseline; do
+	CGO_ENABLED=0 bounded "$BUILD_TIMEOUT" "$GO" build -trimpath -o "$tmp/$cmd" "./app/cmd/$cmd" ||
+		die "go build ./app/cmd/$cmd failed"
+done
+
+# --- database --------------------------------------------------------------------------------------
+
+ensure_database "$PG_ADMIN_URL" "$BENCH_DB_NAME"
 
 # Only what is named here reaches the servers: a cache or latency setting in the caller's
 # environment cannot leak into the measurement.
@@ -238,7 +226,13 @@ trap finish EXIT
 # and stopping that subshell would leave the server running.
 run_clean=(env -i PATH="$PATH" HOME="$HOME")
 
-# --- uncached: service vs bench-baseline -mode sql -----------------------------------------------------
+echo "bench: migrating and seeding $PRODUCTS products into $redacted_url (idempotent; the first run takes a while)"
+bounded "$MIGRATE_TIMEOUT" "${run_clean[@]}" DATABASE_URL="$BENCH_DATABASE_URL" LOG_LEVEL=warn \
+	"$tmp/product-service" migrate || die "migrate failed"
+bounded "$SEED_TIMEOUT" "${run_clean[@]}" DATABASE_URL="$BENCH_DATABASE_URL" LOG_LEVEL=warn \
+	"$tmp/product-service" seed --products "$PRODUCTS" || die "seed failed"
+
+# --- uncached: service vs bench-baseline -mode sql -------------------------------------------------
 
 uncached_bench() {
 	local ns="bench-$$-u" service_port baseline_port service_url baseline_url url r target f rows

@@ -42,8 +42,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 	if cfg.Telemetry.LokiURL != "" {
 		shipper := telemetry.NewLokiShipper(telemetry.LokiOptions{
 			URL: cfg.Telemetry.LokiURL, Labels: map[string]string{"app": telemetry.AppName, "env": cfg.Env},
-		}, telemetry.Formatter(cfg.Env), reg)
-		logger.AddHook(shipper)
+		}, reg)
+		logger.SetOutput(io.MultiWriter(logger.Out, shipper))
 		defer flush("loki", logger, shipper.Close)
 	}
 	log := logger.WithField("version", build.Version)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/sirupsen/logrus"
 )
 
 // LokiOptions configure shipping to Loki.
@@ -32,21 +31,22 @@ type LokiOptions struct {
 	MaxRetryTime time.Duration
 }
 
-// LokiShipper is a logrus hook that sends every line to Loki, asynchronously: a request never
-// waits for Loki. Lines wait in a bounded queue, leave in batches (one stream per level), and a
-// failed push is retried with exponential backoff (cenkalti/backoff). When the queue is full the
-// line is dropped and counted.
+// LokiShipper sends every log line written to it to Loki, asynchronously: a request never waits
+// for Loki. It is an io.Writer placed beside stdout, so each line is formatted (and masked) once.
+// Lines wait in a bounded queue, leave in batches (one stream per level), and a failed push is
+// retried with exponential backoff (cenkalti/backoff). When the queue is full the line is dropped
+// and counted.
 //
 // The Loki client libraries were tried first: grafana/loki-client-go pulls an old
 // prometheus/prometheus whose dependencies do not resolve next to this module's, and Loki's OTLP
 // endpoint cannot make a log attribute (level) a stream label. The push API is small and stable.
 type LokiShipper struct {
 	opts      LokiOptions
-	formatter logrus.Formatter
 	client    *http.Client
 	queue     chan line
 	done      chan struct{}
-	closeOnce sync.Once
+	mu        sync.RWMutex // guards closed against Write racing Close
+	closed    bool
 
 	dropped prometheus.Counter
 	sent    prometheus.Counter
@@ -60,7 +60,7 @@ type line struct {
 }
 
 // NewLokiShipper starts a shipper; Close flushes it. Its counters are registered on reg.
-func NewLokiShipper(opts LokiOptions, formatter logrus.Formatter, reg prometheus.Registerer) *LokiShipper {
+func NewLokiShipper(opts LokiOptions, reg prometheus.Registerer) *LokiShipper {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 10_000
 	}
@@ -74,7 +74,7 @@ func NewLokiShipper(opts LokiOptions, formatter logrus.Formatter, reg prometheus
 		opts.MaxRetryTime = 30 * time.Second
 	}
 	s := &LokiShipper{
-		opts: opts, formatter: formatter, client: &http.Client{Timeout: 10 * time.Second},
+		opts: opts, client: &http.Client{Timeout: 10 * time.Second},
 		queue: make(chan line, opts.QueueSize), done: make(chan struct{}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "log_shipper_dropped_total", Help: "Log lines dropped: the queue to Loki was full, or a batch failed all retries.",
@@ -91,27 +91,47 @@ func NewLokiShipper(opts LokiOptions, formatter logrus.Formatter, reg prometheus
 	return s
 }
 
-// Levels returns every level.
-func (s *LokiShipper) Levels() []logrus.Level { return logrus.AllLevels }
-
-// Fire queues the formatted entry, or drops it when the queue is full. It never blocks.
-func (s *LokiShipper) Fire(e *logrus.Entry) error {
-	b, err := s.formatter.Format(e)
-	if err != nil {
-		return err
+// Write queues one formatted JSON line, or drops it when the queue is full. It never blocks.
+// The level (a stream label) is read from the line's "level" field.
+func (s *LokiShipper) Write(p []byte) (int, error) {
+	l := line{level: levelOf(p), ts: time.Now(), text: string(bytes.TrimRight(p, "\n"))}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		s.dropped.Inc() // written after Close: nobody will send it
+		return len(p), nil
 	}
-	l := line{level: e.Level.String(), ts: e.Time, text: string(bytes.TrimRight(b, "\n"))}
 	select {
 	case s.queue <- l:
 	default:
 		s.dropped.Inc()
 	}
-	return nil
+	return len(p), nil
+}
+
+// levelOf finds the value of "level" in a JSON log line.
+func levelOf(p []byte) string {
+	const key = `"level":"`
+	i := bytes.Index(p, []byte(key))
+	if i < 0 {
+		return "unknown"
+	}
+	rest := p[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return "unknown"
+	}
+	return string(rest[:j])
 }
 
 // Close stops accepting lines and sends what is queued, within ctx.
 func (s *LokiShipper) Close(ctx context.Context) error {
-	s.closeOnce.Do(func() { close(s.queue) })
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.queue)
+	}
+	s.mu.Unlock()
 	select {
 	case <-s.done:
 		return nil

@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -65,17 +66,12 @@ func newShipperLogger(t *testing.T, url string, opts LokiOptions) (*logrus.Logge
 	reg := prometheus.NewRegistry()
 	opts.URL = url
 	opts.Labels = map[string]string{"app": AppName, "env": "test"}
-	ship := NewLokiShipper(opts, Formatter("test"), reg)
+	ship := NewLokiShipper(opts, reg)
 	log := logrus.New()
-	log.SetOutput(&nopWriter{})
 	log.SetFormatter(Formatter("test"))
-	log.AddHook(ship)
+	log.SetOutput(io.MultiWriter(io.Discard, ship))
 	return log, ship, reg
 }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 func TestLokiShipperBatchesByLevelAndFlushesOnClose(t *testing.T) {
 	loki := &fakeLoki{failFirst: 1} // the first push fails: the batch is retried
@@ -91,6 +87,10 @@ func TestLokiShipperBatchesByLevelAndFlushesOnClose(t *testing.T) {
 	defer cancel()
 	if err := ship.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+	log.Info("after close") // must not panic; counted as dropped
+	if got := testutil.ToFloat64(ship.dropped); got != 1 {
+		t.Errorf("a line written after Close: dropped = %v, want 1", got)
 	}
 	n, labels := loki.lines()
 	if n != 102 {
