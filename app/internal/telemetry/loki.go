@@ -41,12 +41,12 @@ type LokiOptions struct {
 // prometheus/prometheus whose dependencies do not resolve next to this module's, and Loki's OTLP
 // endpoint cannot make a log attribute (level) a stream label. The push API is small and stable.
 type LokiShipper struct {
-	opts      LokiOptions
-	client    *http.Client
-	queue     chan line
-	done      chan struct{}
-	mu        sync.RWMutex // guards closed against Write racing Close
-	closed    bool
+	opts   LokiOptions
+	client *http.Client
+	queue  chan line
+	done   chan struct{}
+	mu     sync.RWMutex // guards closed against Write racing Close
+	closed bool
 
 	dropped prometheus.Counter
 	sent    prometheus.Counter
