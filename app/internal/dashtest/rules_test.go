@@ -57,7 +57,8 @@ func TestAlertsDocumented(t *testing.T) {
 		case m == nil:
 			t.Errorf("%s: runbook %q, want README.md#<section>", r.Alert, r.Annotations["runbook"])
 		case !anchors[m[1]]:
-			t.Errorf("%s: runbook %s: README.md has no heading with anchor #%s", r.Alert, r.Annotations["runbook"], m[1])
+			t.Errorf("%s: runbook %s: README.md has no heading with anchor #%s (e.g. \"### %s\")",
+				r.Alert, r.Annotations["runbook"], m[1], headingFor(m[1]))
 		}
 	}
 	if n == 0 {
@@ -83,6 +84,16 @@ func headingAnchors(doc string) map[string]bool {
 		anchors[slug] = true
 	}
 	return anchors
+}
+
+// headingFor suggests a heading that has the anchor: "runbook-cache-lock-timeouts" becomes
+// "Runbook: cache lock timeouts".
+func headingFor(anchor string) string {
+	words := strings.Split(anchor, "-")
+	if len(words) > 1 && words[0] == "runbook" {
+		return "Runbook: " + strings.Join(words[1:], " ")
+	}
+	return strings.Join(words, " ")
 }
 
 // promtoolTests is the part of a promtool test file these checks read.
