@@ -17,6 +17,7 @@ JAEGER    := $(TOOLS_DIR)/jaeger-$(JAEGER_VERSION)/jaeger
 PG_ADMIN_URL ?= postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable
 DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/products?sslmode=disable
 ADMIN_TOKEN  ?= dev-admin-token
+REDIS_ADDR   ?= 127.0.0.1:6379
 PRODUCTS     ?= 100000
 FUZZTIME     ?= 20s
 
@@ -60,8 +61,8 @@ seed: migrate ## load PRODUCTS products (idempotent)
 run: seed ## run the service on :8080 against local PostgreSQL, after migrating and seeding
 	DATABASE_URL='$(DATABASE_URL)' ADMIN_TOKEN='$(ADMIN_TOKEN)' $(BIN) serve
 
-bench: tools ## service vs a bare net/http+pgx baseline under the same k6 load (100k products)
-	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' PRODUCTS='$(PRODUCTS)' GO='$(GO)' bash loadtest/bench.sh
+bench: tools ## service vs bare baselines under k6: uncached (net/http+pgx), each cache preset, Redis/L1 hit paths (~7 min)
+	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' REDIS_ADDR='$(REDIS_ADDR)' PRODUCTS='$(PRODUCTS)' GO='$(GO)' bash loadtest/bench.sh
 
 bench-telemetry: tools ## max throughput with telemetry off, logs to Loki, traces at 100 % and 10 %
 	K6='$(K6)' LOKI='$(LOKI)' JAEGER='$(JAEGER)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/bench-telemetry.sh

@@ -339,10 +339,10 @@ cache_report() {
 	local targets="$tmp/targets.tsv" met
 	: >"$targets"
 	met=$(awk -v x="$redis_ratio" -v t="$RATIO_TARGET" 'BEGIN { print (x != "null" && x >= t) ? "yes" : "NO" }')
-	printf 'Redis-hit req/s >= %s x redis-get baseline\t%s\t%s\t%s / %s req/s\n' "$RATIO_TARGET" "$redis_ratio" "$met" \
+	printf 'Redis-hit req/s >= %s x redis-get baseline\t%s\t%s\t%.1f / %.1f req/s\n' "$RATIO_TARGET" "$redis_ratio" "$met" \
 		"${rps[redis-hit]}" "${rps[redis-get]}" >>"$targets"
 	met=$(awk -v x="$l1_ratio" -v t="$RATIO_TARGET" 'BEGIN { print (x != "null" && x >= t) ? "yes" : "NO" }')
-	printf 'L1-hit req/s >= %s x fixed-bytes baseline\t%s\t%s\t%s / %s req/s\n' "$RATIO_TARGET" "$l1_ratio" "$met" \
+	printf 'L1-hit req/s >= %s x fixed-bytes baseline\t%s\t%s\t%.1f / %.1f req/s\n' "$RATIO_TARGET" "$l1_ratio" "$met" \
 		"${rps[l1-hit]}" "${rps[fixed]}" >>"$targets"
 	for preset in protected two-level full; do
 		[[ " ${cache_presets[*]} " == *" $preset "* ]] || continue
