@@ -64,13 +64,15 @@ func openDatabase(ctx context.Context, cfg config.Config) (*gorm.DB, *sql.DB, er
 	return db, sqlDB, nil
 }
 
-// instrumentDatabase routes GORM's logs through logrus, traces its statements and lets faults
-// be injected into them.
+// instrumentDatabase routes GORM's logs through logrus, traces its statements (when tp is set)
+// and lets faults be injected into them.
 func instrumentDatabase(db *gorm.DB, logger *logrus.Logger, cfg config.Config, tp trace.TracerProvider, f *faults.Injector) error {
 	db.Logger = telemetry.GORMLogger(logger, cfg.Telemetry.DBSlowQuery)
-	if err := db.Use(tracing.NewPlugin(tracing.WithTracerProvider(tp), tracing.WithoutMetrics(),
-		tracing.WithDBSystem("postgresql"))); err != nil {
-		return fmt.Errorf("gorm tracing: %w", err)
+	if tp != nil {
+		if err := db.Use(tracing.NewPlugin(tracing.WithTracerProvider(tp), tracing.WithoutMetrics(),
+			tracing.WithDBSystem("postgresql"))); err != nil {
+			return fmt.Errorf("gorm tracing: %w", err)
+		}
 	}
 	if err := db.Use(f.GORMPlugin()); err != nil {
 		return fmt.Errorf("gorm faults: %w", err)
@@ -79,7 +81,7 @@ func instrumentDatabase(db *gorm.DB, logger *logrus.Logger, cfg config.Config, t
 }
 
 // newRedis builds the Redis client: short timeouts and no retries (a slow Redis is skipped, the
-// database answers instead), traced, and open to fault injection.
+// database answers instead), traced when tp is set, and open to fault injection.
 func newRedis(cfg config.Config, logger *logrus.Logger, tp trace.TracerProvider, f *faults.Injector) (redis.UniversalClient, error) {
 	redis.SetLogger(redisLog{logger})
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
@@ -91,8 +93,10 @@ func newRedis(cfg config.Config, logger *logrus.Logger, tp trace.TracerProvider,
 		PoolSize:     cfg.Redis.PoolSize,
 		MaxRetries:   -1,
 	})
-	if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tp)); err != nil {
-		return nil, fmt.Errorf("redis tracing: %w", err)
+	if tp != nil {
+		if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tp)); err != nil {
+			return nil, fmt.Errorf("redis tracing: %w", err)
+		}
 	}
 	rdb.AddHook(f.RedisHook())
 	return rdb, nil
@@ -102,6 +106,10 @@ func newRedis(cfg config.Config, logger *logrus.Logger, tp trace.TracerProvider,
 // switches of CACHE_POLICY on top.
 func newCache(cfg config.Config, store *pgstore.Store, rdb redis.UniversalClient, reg prometheus.Registerer,
 	log *logrus.Logger, tp trace.TracerProvider) (*cache.Store, error) {
+	var tracer trace.Tracer
+	if tp != nil {
+		tracer = tp.Tracer("product-service/cache")
+	}
 	policy, err := cache.Preset(cfg.Cache.Preset)
 	if err != nil {
 		return nil, fmt.Errorf("CACHE_PRESET: %w", err)
@@ -118,7 +126,7 @@ func newCache(cfg config.Config, store *pgstore.Store, rdb redis.UniversalClient
 		HotLimit:     cfg.Cache.HotLimit,
 		Log:          log,
 		Metrics:      cache.NewMetrics(reg),
-		Tracer:       tp.Tracer("product-service/cache"),
+		Tracer:       tracer,
 	})
 }
 

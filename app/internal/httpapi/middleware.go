@@ -49,37 +49,39 @@ func accessLog(log *logrus.Logger, slow time.Duration, preset func() string) gin
 		elapsed := time.Since(start)
 		status := c.Writer.Status()
 		route := routeLabel(c)
-		entry := log.WithContext(c.Request.Context()).WithFields(logrus.Fields{
-			"request_id": requestID(c),
-			"method":     c.Request.Method,
-			"route":      route,
-			"path":       c.Request.URL.Path,
-			"status":     status,
-			"latency":    float64(elapsed.Microseconds()) / 1000,
-			"bytes":      max(c.Writer.Size(), 0),
-			"client_ip":  c.ClientIP(),
-			"user_agent": c.Request.UserAgent(),
-		})
-		if v := c.Writer.Header().Get("X-Cache"); v != "" {
-			entry = entry.WithField("cache", v)
-		}
-		if p := preset(); p != "" {
-			entry = entry.WithField("preset", p)
-		}
-		if u := c.GetHeader(UserIDHeader); u != "" && saneRequestID.MatchString(u) {
-			entry = entry.WithField("user_id", u)
-		}
-		if err := c.Errors.Last(); err != nil {
-			entry = entry.WithField("error", err.Err.Error())
-		}
+		level := logrus.InfoLevel
 		switch {
 		case status >= 500:
-			entry.Error("request")
+			level = logrus.ErrorLevel
 		case status >= 400 || elapsed > slow:
-			entry.Warn("request")
-		default:
-			entry.Info("request")
+			level = logrus.WarnLevel
 		}
+		if !log.IsLevelEnabled(level) {
+			return
+		}
+		fields := make(logrus.Fields, 18)
+		fields["request_id"] = requestID(c)
+		fields["method"] = c.Request.Method
+		fields["route"] = route
+		fields["path"] = c.Request.URL.Path
+		fields["status"] = status
+		fields["latency"] = float64(elapsed.Microseconds()) / 1000
+		fields["bytes"] = max(c.Writer.Size(), 0)
+		fields["client_ip"] = c.ClientIP()
+		fields["user_agent"] = c.Request.UserAgent()
+		if v := c.Writer.Header().Get("X-Cache"); v != "" {
+			fields["cache"] = v
+		}
+		if p := preset(); p != "" {
+			fields["preset"] = p
+		}
+		if u := c.GetHeader(UserIDHeader); u != "" && saneRequestID.MatchString(u) {
+			fields["user_id"] = u
+		}
+		if err := c.Errors.Last(); err != nil {
+			fields["error"] = err.Err.Error()
+		}
+		log.WithContext(c.Request.Context()).WithFields(fields).Log(level, "request")
 	}
 }
 

@@ -1,20 +1,19 @@
 package stacktest_test
 
 // These tests check the container stack as files: docker-compose.yml is loaded with the Compose
-// specification's own Go loader and the Dockerfile is read as text, so neither Docker nor the
-// caller's environment is needed or consulted.
+// specification's own Go loader, so neither Docker nor the caller's environment is needed or
+// consulted. This file holds the shape of the stack (services, health, start order, ports,
+// memory); mounts_test.go the files it mounts; observability_test.go how the telemetry services
+// are wired to each other; nginx_test.go the balancer's configuration.
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"net/url"
-	"os"
-	"regexp"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,41 +25,79 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/config"
 )
 
-// The files under test live at the repository root.
+// The compose file lives at the repository root, and relative paths in it are resolved from
+// there, as `docker compose` does.
 const (
-	composeFile    = "../../../docker-compose.yml"
-	dockerfilePath = "../../../Dockerfile"
+	repoRoot    = "../../.."
+	composeFile = repoRoot + "/docker-compose.yml"
 )
 
-// Services of the stack and how they run.
+// How a service runs.
 const (
 	longRunning = "long-running"
 	oneShot     = "one-shot"
 )
 
-// stackServices lists every service the compose file must define, and how each one runs.
-var stackServices = map[string]string{
-	"postgres":        longRunning,
-	"redis":           longRunning,
-	"migrate":         oneShot,
-	"seed":            oneShot,
-	"product-service": longRunning,
+// loadProfile is the Compose profile of the services started only on demand.
+const loadProfile = "load"
+
+// stackService says how one service of the stack runs and under which profile ("" for always).
+type stackService struct {
+	kind, profile string
+}
+
+// stackServices lists every service the compose file must define.
+var stackServices = map[string]stackService{
+	"postgres":          {kind: longRunning},
+	"postgres-init":     {kind: oneShot},
+	"redis":             {kind: longRunning},
+	"migrate":           {kind: oneShot},
+	"seed":              {kind: oneShot},
+	"product-service":   {kind: longRunning},
+	"nginx":             {kind: longRunning},
+	"postgres-exporter": {kind: longRunning},
+	"redis-exporter":    {kind: longRunning},
+	"prometheus":        {kind: longRunning},
+	"loki":              {kind: longRunning},
+	"tempo":             {kind: longRunning},
+	"grafana":           {kind: longRunning},
+	"traffic":           {kind: longRunning},
+	"k6":                {kind: oneShot, profile: loadProfile},
+}
+
+// listens names the ports each server of the stack listens on inside the compose network. The
+// tests check addresses, published ports and health checks against it, and it against the
+// servers' own configuration files where they set a port.
+var listens = map[string][]int{
+	"postgres":          {5432},
+	"redis":             {6379},
+	"product-service":   {8080},
+	"nginx":             {8080, 8081},
+	"postgres-exporter": {9187},
+	"redis-exporter":    {9121},
+	"prometheus":        {9090},
+	"loki":              {3100},
+	"tempo":             {3200, 4317, 4318},
+	"grafana":           {3000},
+	"traffic":           {6565},
 }
 
 // appServices are the services that run the product-service binary and so read its configuration.
 var appServices = []string{"migrate", "seed", "product-service"}
 
-// loadCompose loads docker-compose.yml, interpolated with exactly env: neither the process
-// environment nor a .env file is read, so the result does not depend on who runs the test.
-func loadCompose(t *testing.T, env map[string]string) *types.Project {
+// loadCompose loads docker-compose.yml with the given profiles active, interpolated with exactly
+// env: neither the process environment nor a .env file is read, so the result does not depend on
+// who runs the test.
+func loadCompose(t *testing.T, env map[string]string, profiles ...string) *types.Project {
 	t.Helper()
 	pairs := make([]string, 0, len(env))
 	for k, v := range env {
 		pairs = append(pairs, k+"="+v)
 	}
 	opts, err := cli.NewProjectOptions([]string{composeFile},
-		cli.WithWorkingDirectory("."),
+		cli.WithWorkingDirectory(repoRoot),
 		cli.WithEnv(pairs),
+		cli.WithProfiles(profiles),
 	)
 	if err != nil {
 		t.Fatalf("compose options: %v", err)
@@ -74,6 +111,12 @@ func loadCompose(t *testing.T, env map[string]string) *types.Project {
 	return p
 }
 
+// loadAll loads docker-compose.yml with every profile active, so every service is in it.
+func loadAll(t *testing.T) *types.Project {
+	t.Helper()
+	return loadCompose(t, nil, loadProfile)
+}
+
 // service returns the named service or stops the test.
 func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
 	t.Helper()
@@ -85,47 +128,99 @@ func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
 }
 
 func TestComposeServices(t *testing.T) {
-	p := loadCompose(t, nil)
+	var always, all []string
+	for name, s := range stackServices {
+		all = append(all, name)
+		if s.profile == "" {
+			always = append(always, name)
+		}
+	}
+	slices.Sort(always)
+	slices.Sort(all)
 
-	want := slices.Sorted(maps.Keys(stackServices))
-	got := p.ServiceNames()
-	sort.Strings(got)
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("services (-want +got):\n%s", diff)
+	if diff := cmp.Diff(always, loadCompose(t, nil).ServiceNames()); diff != "" {
+		t.Errorf("services of `docker compose up` (-want +got):\n%s", diff)
+	}
+	p := loadAll(t)
+	if diff := cmp.Diff(all, p.ServiceNames()); diff != "" {
+		t.Errorf("services with profile %q (-want +got):\n%s", loadProfile, diff)
+	}
+	for _, name := range p.ServiceNames() {
+		var want []string
+		if prof := stackServices[name].profile; prof != "" {
+			want = []string{prof}
+		}
+		if diff := cmp.Diff(want, service(t, p, name).Profiles, cmpEmpty); diff != "" {
+			t.Errorf("profiles of %s (-want +got):\n%s", name, diff)
+		}
 	}
 }
 
+// cmpEmpty makes a nil and an empty slice or map equal.
+var cmpEmpty = cmp.FilterValues(func(x, y any) bool {
+	return isEmpty(x) && isEmpty(y)
+}, cmp.Ignore())
+
+func isEmpty(v any) bool {
+	switch v := v.(type) {
+	case []string:
+		return len(v) == 0
+	case map[string]string:
+		return len(v) == 0
+	}
+	return false
+}
+
 func TestComposeHealthchecks(t *testing.T) {
-	p := loadCompose(t, nil)
+	p := loadAll(t)
 	tests := []struct {
 		service string
-		// wantIn names a word the health check command must contain; empty for one-shot jobs,
-		// whose image health check (GET /health) must be disabled instead.
+		// wantIn is what the health check command must contain (a URL names the listener and
+		// the path); empty for one-shot jobs, whose health check must be disabled instead.
 		wantIn string
 	}{
 		{service: "postgres", wantIn: "pg_isready"},
 		{service: "redis", wantIn: "ping"},
 		{service: "product-service", wantIn: "healthcheck"},
+		{service: "nginx", wantIn: "http://127.0.0.1:8081/health"},
+		{service: "postgres-exporter", wantIn: "http://127.0.0.1:9187/"},
+		{service: "redis-exporter", wantIn: "http://127.0.0.1:9121/health"},
+		{service: "prometheus", wantIn: "http://127.0.0.1:9090/-/ready"},
+		{service: "loki", wantIn: "http://127.0.0.1:3100/ready"},
+		{service: "tempo", wantIn: "http://127.0.0.1:3200/ready"},
+		{service: "grafana", wantIn: "http://127.0.0.1:3000/api/health"},
+		{service: "traffic", wantIn: "http://127.0.0.1:6565/v1/status"},
+		{service: "postgres-init"},
 		{service: "migrate"},
 		{service: "seed"},
+		{service: "k6"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.service, func(t *testing.T) {
 			hc := service(t, p, tt.service).HealthCheck
-			if stackServices[tt.service] == oneShot {
+			if stackServices[tt.service].kind == oneShot {
 				if hc == nil || !hc.Disable {
-					t.Errorf("one-shot job %s must set healthcheck.disable: true (the image's check expects a server)", tt.service)
+					t.Errorf("one-shot job %s must set healthcheck.disable: true (nothing serves once it exits)", tt.service)
 				}
 				return
 			}
 			if hc == nil || hc.Disable || len(hc.Test) < 2 || hc.Test[0] == "NONE" {
 				t.Fatalf("long-running service %s has no health check: %+v", tt.service, hc)
 			}
+			// Exec form: several images here (Loki's, Tempo's) have no shell to run CMD-SHELL.
+			if hc.Test[0] != "CMD" {
+				t.Errorf("health check %q of %s: want the exec form [\"CMD\", …]", hc.Test, tt.service)
+			}
 			if !slices.ContainsFunc(hc.Test[1:], func(s string) bool { return strings.Contains(s, tt.wantIn) }) {
 				t.Errorf("health check %q does not run %q", hc.Test, tt.wantIn)
 			}
 			if hc.Interval == nil || hc.Timeout == nil || hc.Retries == nil {
 				t.Errorf("health check of %s needs interval, timeout and retries: %+v", tt.service, hc)
+			}
+			for _, arg := range hc.Test[1:] {
+				if port, ok := urlPort(arg); ok && !slices.Contains(listens[tt.service], port) {
+					t.Errorf("health check of %s asks port %d; it listens on %v", tt.service, port, listens[tt.service])
+				}
 			}
 		})
 	}
@@ -141,8 +236,8 @@ func TestComposeHealthchecks(t *testing.T) {
 }
 
 func TestComposeImagesPinned(t *testing.T) {
-	p := loadCompose(t, nil)
-	for _, name := range sortedNames(p) {
+	p := loadAll(t)
+	for _, name := range p.ServiceNames() {
 		t.Run(name, func(t *testing.T) {
 			s := service(t, p, name)
 			if s.Build != nil {
@@ -159,67 +254,109 @@ func TestComposeImagesPinned(t *testing.T) {
 	}
 }
 
+// TestComposeDependencies spells out the start order: each service waits for what it needs to be
+// healthy (servers) or to have completed (jobs).
 func TestComposeDependencies(t *testing.T) {
-	p := loadCompose(t, nil)
-	tests := []struct {
-		service string
-		want    map[string]string // dependency → condition
-	}{
-		{service: "postgres", want: map[string]string{}},
-		{service: "redis", want: map[string]string{}},
-		{service: "migrate", want: map[string]string{
-			"postgres": types.ServiceConditionHealthy,
-		}},
-		{service: "seed", want: map[string]string{
-			"migrate": types.ServiceConditionCompletedSuccessfully,
-		}},
-		{service: "product-service", want: map[string]string{
-			"postgres": types.ServiceConditionHealthy,
-			"redis":    types.ServiceConditionHealthy,
-			"seed":     types.ServiceConditionCompletedSuccessfully,
-		}},
+	const (
+		healthy   = types.ServiceConditionHealthy
+		completed = types.ServiceConditionCompletedSuccessfully
+	)
+	want := map[string]map[string]string{
+		"postgres":          {},
+		"postgres-init":     {"postgres": healthy},
+		"redis":             {},
+		"migrate":           {"postgres": healthy},
+		"seed":              {"migrate": completed},
+		"product-service":   {"postgres": healthy, "redis": healthy, "seed": completed, "loki": healthy, "tempo": healthy},
+		"nginx":             {"product-service": healthy},
+		"postgres-exporter": {"postgres": healthy, "postgres-init": completed},
+		"redis-exporter":    {"redis": healthy},
+		"prometheus":        {},
+		"loki":              {},
+		"tempo":             {"prometheus": healthy},
+		"grafana":           {"prometheus": healthy, "loki": healthy, "tempo": healthy},
+		"traffic":           {"nginx": healthy, "prometheus": healthy},
+		"k6":                {"nginx": healthy, "prometheus": healthy},
 	}
-	for _, tt := range tests {
-		t.Run(tt.service, func(t *testing.T) {
+	p := loadAll(t)
+	for _, name := range p.ServiceNames() {
+		t.Run(name, func(t *testing.T) {
+			wantDeps, ok := want[name]
+			if !ok {
+				t.Fatalf("service %s is missing from this table", name)
+			}
 			got := map[string]string{}
-			for dep, cfg := range service(t, p, tt.service).DependsOn {
+			for dep, cfg := range service(t, p, name).DependsOn {
 				got[dep] = cfg.Condition
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("depends_on of %s (-want +got):\n%s", tt.service, diff)
+			if diff := cmp.Diff(wantDeps, got, cmpEmpty); diff != "" {
+				t.Errorf("depends_on of %s (-want +got):\n%s", name, diff)
 			}
 		})
 	}
 }
 
-func TestComposePorts(t *testing.T) {
-	p := loadCompose(t, nil)
-	tests := []struct {
-		service   string
-		target    uint32
-		published string
-	}{
-		{service: "product-service", target: 8080, published: "8080"},
-		// The Makefile's test target and `make run` expect the servers on the usual local ports.
-		{service: "postgres", target: 5432, published: "5432"},
-		{service: "redis", target: 6379, published: "6379"},
+// TestComposeDependencyConditionsFitTheKind: waiting for a job to be "healthy" or for a server to
+// "complete" would block `docker compose up` for ever.
+func TestComposeDependencyConditionsFitTheKind(t *testing.T) {
+	p := loadAll(t)
+	for _, name := range p.ServiceNames() {
+		for dep, cfg := range service(t, p, name).DependsOn {
+			want := types.ServiceConditionHealthy
+			if stackServices[dep].kind == oneShot {
+				want = types.ServiceConditionCompletedSuccessfully
+			}
+			if cfg.Condition != want {
+				t.Errorf("%s waits for %s (%s) with condition %q, want %q", name, dep, stackServices[dep].kind, cfg.Condition, want)
+			}
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.service, func(t *testing.T) {
-			ports := service(t, p, tt.service).Ports
-			found := slices.ContainsFunc(ports, func(pc types.ServicePortConfig) bool {
-				return pc.Target == tt.target && pc.Published == tt.published
-			})
-			if !found {
-				t.Errorf("%s does not publish %s:%d; ports: %+v", tt.service, tt.published, tt.target, ports)
+}
+
+// TestComposePorts lists every published port. The replicas publish none (nginx is their one
+// entry point, and a fixed host port would stop --scale); the UIs and the servers a native run
+// needs publish on the loopback interface only, except the ports the README and the Makefile use.
+func TestComposePorts(t *testing.T) {
+	want := map[string][]string{
+		"nginx":      {":8080->8080"},
+		"postgres":   {":5432->5432"},
+		"redis":      {":6379->6379"},
+		"grafana":    {"127.0.0.1:3000->3000"},
+		"prometheus": {"127.0.0.1:9090->9090"},
+		"loki":       {"127.0.0.1:3100->3100"},
+		"tempo":      {"127.0.0.1:4317->4317", "127.0.0.1:4318->4318"},
+	}
+	p := loadAll(t)
+	for _, name := range p.ServiceNames() {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			for _, pc := range service(t, p, name).Ports {
+				got = append(got, fmt.Sprintf("%s:%s->%d", pc.HostIP, pc.Published, pc.Target))
+				if !slices.Contains(listens[name], int(pc.Target)) {
+					t.Errorf("%s publishes container port %d; it listens on %v", name, pc.Target, listens[name])
+				}
+			}
+			slices.Sort(got)
+			if diff := cmp.Diff(want[name], got, cmpEmpty); diff != "" {
+				t.Errorf("published ports of %s (-want +got):\n%s", name, diff)
 			}
 		})
+	}
+}
+
+func TestComposeProductServiceScales(t *testing.T) {
+	s := service(t, loadCompose(t, nil), "product-service")
+	if s.ContainerName != "" {
+		t.Errorf("product-service sets container_name %q: --scale needs generated names", s.ContainerName)
+	}
+	if s.Deploy != nil && s.Deploy.Replicas != nil && *s.Deploy.Replicas != 1 {
+		t.Errorf("product-service sets deploy.replicas %d; leave the count to --scale", *s.Deploy.Replicas)
 	}
 }
 
 func TestComposeMemoryLimits(t *testing.T) {
-	p := loadCompose(t, nil)
-	for _, name := range sortedNames(p) {
+	p := loadAll(t)
+	for _, name := range p.ServiceNames() {
 		t.Run(name, func(t *testing.T) {
 			if limit := memoryLimit(service(t, p, name)); limit <= 0 {
 				t.Errorf("%s has no memory limit (deploy.resources.limits.memory or mem_limit)", name)
@@ -228,12 +365,40 @@ func TestComposeMemoryLimits(t *testing.T) {
 	}
 }
 
+// TestComposeMemoryBudget: with three replicas and a k6 run, the limits of everything running at
+// once stay within what an 8 GB laptop can give Docker. The jobs have exited by then (seed
+// completes before the service starts; postgres-init before the exporter).
+func TestComposeMemoryBudget(t *testing.T) {
+	const (
+		replicas = 3
+		budget   = 6 << 30
+	)
+	p := loadAll(t)
+	var total int64
+	var parts []string
+	for _, name := range p.ServiceNames() {
+		if stackServices[name].kind == oneShot && name != "k6" {
+			continue
+		}
+		n := int64(1)
+		if name == "product-service" {
+			n = replicas
+		}
+		limit := memoryLimit(service(t, p, name))
+		total += n * limit
+		parts = append(parts, fmt.Sprintf("%s %d×%dMiB", name, n, limit>>20))
+	}
+	if total > budget {
+		t.Errorf("memory limits add up to %d MiB, over the %d MiB budget: %s", total>>20, budget>>20, strings.Join(parts, ", "))
+	}
+}
+
 func TestComposeRestartPolicies(t *testing.T) {
-	p := loadCompose(t, nil)
-	for _, name := range sortedNames(p) {
+	p := loadAll(t)
+	for _, name := range p.ServiceNames() {
 		t.Run(name, func(t *testing.T) {
 			want := types.RestartPolicyUnlessStopped
-			if stackServices[name] == oneShot {
+			if stackServices[name].kind == oneShot {
 				// A job that restarts would never "complete successfully" for its dependants.
 				want = types.RestartPolicyNo
 			}
@@ -245,53 +410,59 @@ func TestComposeRestartPolicies(t *testing.T) {
 }
 
 func TestComposeProductServiceEnvironment(t *testing.T) {
-	p := loadCompose(t, nil)
-	env := service(t, p, "product-service").Environment
-	for _, key := range []string{"HTTP_ADDR", "DATABASE_URL", "REDIS_ADDR", "ADMIN_TOKEN", "SHUTDOWN_TIMEOUT"} {
+	env := service(t, loadCompose(t, nil), "product-service").Environment
+	for _, key := range []string{"HTTP_ADDR", "DATABASE_URL", "REDIS_ADDR", "ADMIN_TOKEN", "SHUTDOWN_TIMEOUT",
+		"LOKI_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
 		t.Run(key, func(t *testing.T) {
 			if v := env[key]; v == nil || *v == "" {
 				t.Errorf("product-service does not set %s", key)
 			}
 		})
 	}
+	if addr := env["HTTP_ADDR"]; addr != nil {
+		_, port, err := net.SplitHostPort(*addr)
+		if n, _ := strconv.Atoi(port); err != nil || !slices.Contains(listens["product-service"], n) {
+			t.Errorf("HTTP_ADDR=%q: want a port in %v", *addr, listens["product-service"])
+		}
+	}
 }
 
-// TestComposeAddressesNameServices checks that the service reaches its servers by their compose
-// names, not by 127.0.0.1 (which inside a container is the container itself).
+// TestComposeAddressesNameServices checks that services reach each other by compose name and on a
+// port the other one listens on, not at 127.0.0.1 (which inside a container is the container
+// itself).
 func TestComposeAddressesNameServices(t *testing.T) {
-	p := loadCompose(t, nil)
-	env := service(t, p, "product-service").Environment
 	tests := []struct {
-		key, wantHost string
-		host          func(string) (string, error)
+		service, key string
+		wantHost     string
+		wantPort     int
 	}{
-		{key: "DATABASE_URL", wantHost: "postgres", host: func(v string) (string, error) {
-			u, err := url.Parse(v)
-			if err != nil {
-				return "", fmt.Errorf("parse url: %w", err)
-			}
-			return u.Hostname(), nil
-		}},
-		{key: "REDIS_ADDR", wantHost: "redis", host: func(v string) (string, error) {
-			h, _, err := net.SplitHostPort(v)
-			if err != nil {
-				return "", fmt.Errorf("split host and port: %w", err)
-			}
-			return h, nil
-		}},
+		{service: "product-service", key: "DATABASE_URL", wantHost: "postgres", wantPort: 5432},
+		{service: "product-service", key: "REDIS_ADDR", wantHost: "redis", wantPort: 6379},
+		{service: "product-service", key: "LOKI_URL", wantHost: "loki", wantPort: 3100},
+		{service: "product-service", key: "OTEL_EXPORTER_OTLP_ENDPOINT", wantHost: "tempo", wantPort: 4318},
+		{service: "postgres-exporter", key: "DATA_SOURCE_NAME", wantHost: "postgres", wantPort: 5432},
+		{service: "redis-exporter", key: "REDIS_ADDR", wantHost: "redis", wantPort: 6379},
+		{service: "traffic", key: "BASE_URL", wantHost: "nginx", wantPort: 8080},
+		{service: "traffic", key: "K6_PROMETHEUS_RW_SERVER_URL", wantHost: "prometheus", wantPort: 9090},
+		{service: "k6", key: "BASE_URL", wantHost: "nginx", wantPort: 8080},
+		{service: "k6", key: "K6_PROMETHEUS_RW_SERVER_URL", wantHost: "prometheus", wantPort: 9090},
 	}
+	p := loadAll(t)
 	for _, tt := range tests {
-		t.Run(tt.key, func(t *testing.T) {
-			v := env[tt.key]
+		t.Run(tt.service+"/"+tt.key, func(t *testing.T) {
+			v := service(t, p, tt.service).Environment[tt.key]
 			if v == nil {
-				t.Fatalf("product-service does not set %s", tt.key)
+				t.Fatalf("%s does not set %s", tt.service, tt.key)
 			}
-			got, err := tt.host(*v)
+			host, port, err := hostPort(*v)
 			if err != nil {
 				t.Fatalf("%s=%q: %v", tt.key, *v, err)
 			}
-			if got != tt.wantHost {
-				t.Errorf("%s points at host %q, want the compose service %q", tt.key, got, tt.wantHost)
+			if host != tt.wantHost || port != tt.wantPort {
+				t.Errorf("%s points at %s:%d, want the compose service %s:%d", tt.key, host, port, tt.wantHost, tt.wantPort)
+			}
+			if !slices.Contains(listens[host], port) {
+				t.Errorf("%s=%q: %s listens on %v, not %d", tt.key, *v, host, listens[host], port)
 			}
 		})
 	}
@@ -351,29 +522,43 @@ func TestComposeInterpolation(t *testing.T) {
 				"seed.products":                        "100000",
 				"product-service.ADMIN_TOKEN":          "dev-admin-token",
 				"product-service.DB_SIMULATED_LATENCY": "0s",
+				"product-service.CACHE_PRESET":         "protected",
+				"traffic.PRODUCTS":                     "100000",
+				"traffic.RATE":                         "20",
+				"k6.PRODUCTS":                          "100000",
+				"k6.ADMIN_TOKEN":                       "dev-admin-token",
 			},
 		},
 		{
 			name: "overrides",
-			env:  map[string]string{"SEED_PRODUCTS": "500", "ADMIN_TOKEN": "s3cret", "DB_SIMULATED_LATENCY": "25ms"},
+			env: map[string]string{"SEED_PRODUCTS": "500", "ADMIN_TOKEN": "s3cret", "DB_SIMULATED_LATENCY": "25ms",
+				"CACHE_PRESET": "full", "TRAFFIC_RATE": "5"},
 			want: map[string]string{
 				"seed.products":                        "500",
 				"product-service.ADMIN_TOKEN":          "s3cret",
 				"product-service.DB_SIMULATED_LATENCY": "25ms",
+				"product-service.CACHE_PRESET":         "full",
+				"traffic.PRODUCTS":                     "500",
+				"traffic.RATE":                         "5",
+				"k6.PRODUCTS":                          "500",
+				"k6.ADMIN_TOKEN":                       "s3cret",
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := loadCompose(t, tt.env)
+			p := loadCompose(t, tt.env, loadProfile)
 			got := map[string]string{}
 			if v, ok := parseFlags(service(t, p, "seed").Command)["--products"]; ok {
 				got["seed.products"] = v
 			}
-			env := service(t, p, "product-service").Environment
-			for _, key := range []string{"ADMIN_TOKEN", "DB_SIMULATED_LATENCY"} {
-				if v := env[key]; v != nil {
-					got["product-service."+key] = *v
+			for key := range tt.want {
+				name, variable, _ := strings.Cut(key, ".")
+				if name == "seed" {
+					continue
+				}
+				if v := service(t, p, name).Environment[variable]; v != nil {
+					got[key] = *v
 				}
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -413,261 +598,6 @@ func TestComposeEnvironmentIsValidConfig(t *testing.T) {
 	}
 }
 
-// dockerfile is the Dockerfile as a list of instructions, comments and line continuations removed.
-type dockerfile []instruction
-
-// instruction is one Dockerfile instruction: its upper-cased keyword and the rest of the line.
-type instruction struct {
-	keyword, args string
-}
-
-// stages splits the instructions at each FROM; each stage starts with its FROM.
-func (d dockerfile) stages() [][]instruction {
-	var stages [][]instruction
-	for _, in := range d {
-		if in.keyword == "FROM" {
-			stages = append(stages, nil)
-		}
-		if len(stages) > 0 {
-			stages[len(stages)-1] = append(stages[len(stages)-1], in)
-		}
-	}
-	return stages
-}
-
-// last returns the last instruction of the final stage with keyword, and whether there is one.
-func (d dockerfile) last(keyword string) (instruction, bool) {
-	stages := d.stages()
-	if len(stages) == 0 {
-		return instruction{}, false
-	}
-	final := stages[len(stages)-1]
-	for i := len(final) - 1; i >= 0; i-- {
-		if final[i].keyword == keyword {
-			return final[i], true
-		}
-	}
-	return instruction{}, false
-}
-
-// parseDockerfile splits Dockerfile text into instructions. It knows enough of the syntax for the
-// checks here (comments, line continuations), not heredocs or a changed escape character.
-func parseDockerfile(text string) dockerfile {
-	var (
-		d       dockerfile
-		pending string
-	)
-	for _, line := range strings.Split(text, "\n") {
-		trimmed := strings.TrimSpace(line)
-		if strings.HasPrefix(trimmed, "#") || (trimmed == "" && pending == "") {
-			continue
-		}
-		if cont, ok := strings.CutSuffix(trimmed, `\`); ok {
-			pending += strings.TrimSpace(cont) + " "
-			continue
-		}
-		full := strings.TrimSpace(pending + trimmed)
-		pending = ""
-		if full == "" {
-			continue
-		}
-		keyword, args, _ := strings.Cut(full, " ")
-		d = append(d, instruction{keyword: strings.ToUpper(keyword), args: strings.TrimSpace(args)})
-	}
-	return d
-}
-
-func TestDockerfile(t *testing.T) {
-	raw, err := os.ReadFile(dockerfilePath)
-	if err != nil {
-		t.Fatalf("read %s: %v", dockerfilePath, err)
-	}
-	text := string(raw)
-	df := parseDockerfile(text)
-
-	tests := []struct {
-		name  string
-		check func() error
-	}{
-		{name: "multi-stage", check: func() error {
-			if n := len(df.stages()); n < 2 {
-				return fmt.Errorf("%d FROM, want a build stage and a separate run stage", n)
-			}
-			return nil
-		}},
-		{name: "base images pinned", check: func() error {
-			var errs []error
-			stageNames := map[string]bool{"scratch": true}
-			for _, stage := range df.stages() {
-				image, as := fromImage(stage[0].args)
-				if !stageNames[strings.ToLower(image)] {
-					errs = append(errs, pinned(image))
-				}
-				if as != "" {
-					stageNames[strings.ToLower(as)] = true
-				}
-			}
-			return errors.Join(errs...)
-		}},
-		{name: "no latest tag", check: func() error {
-			for _, in := range df {
-				if strings.Contains(strings.ToLower(in.args), ":latest") {
-					return fmt.Errorf("%s %s uses :latest", in.keyword, in.args)
-				}
-			}
-			return nil
-		}},
-		{name: "static build", check: func() error {
-			for _, in := range df {
-				if in.keyword == "RUN" && strings.Contains(in.args, "go build") && strings.Contains(in.args, "CGO_ENABLED=0") {
-					return nil
-				}
-			}
-			return errors.New("no RUN with CGO_ENABLED=0 go build")
-		}},
-		{name: "non-root user", check: func() error {
-			in, ok := df.last("USER")
-			if !ok {
-				return errors.New("the final stage has no USER, so it runs as root")
-			}
-			user, _, _ := strings.Cut(in.args, ":")
-			if user == "" || user == "root" || user == "0" {
-				return fmt.Errorf("USER %s is root", in.args)
-			}
-			return nil
-		}},
-		{name: "healthcheck", check: func() error {
-			in, ok := df.last("HEALTHCHECK")
-			if !ok || strings.EqualFold(in.args, "NONE") {
-				return errors.New("the final stage has no HEALTHCHECK")
-			}
-			if !strings.Contains(in.args, "product-service") || !strings.Contains(in.args, "healthcheck") {
-				return fmt.Errorf("HEALTHCHECK %s does not run `product-service healthcheck`", in.args)
-			}
-			return nil
-		}},
-		{name: "exposes 8080", check: func() error {
-			if in, ok := df.last("EXPOSE"); !ok || !slices.Contains(strings.Fields(in.args), "8080") {
-				return errors.New("the final stage does not EXPOSE 8080")
-			}
-			return nil
-		}},
-		{name: "entrypoint and command", check: func() error {
-			got := map[string]string{}
-			for _, k := range []string{"ENTRYPOINT", "CMD"} {
-				if in, ok := df.last(k); ok {
-					got[k] = in.args
-				}
-			}
-			want := map[string]string{"ENTRYPOINT": `["product-service"]`, "CMD": `["serve"]`}
-			if diff := cmp.Diff(want, got); diff != "" {
-				return fmt.Errorf("final stage (-want +got):\n%s", diff)
-			}
-			return nil
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.check(); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-}
-
-func TestImagePinning(t *testing.T) {
-	tests := []struct {
-		image string
-		want  bool
-	}{
-		{image: "alpine:3.22.2", want: true},
-		{image: "golang:1.26.8-bookworm", want: true},
-		{image: "postgres:16.9-alpine", want: true},
-		{image: "registry.local:5000/team/redis:7.4.4-alpine", want: true},
-		{image: "gcr.io/distroless/static-debian12@sha256:" + strings.Repeat("a", 64), want: true},
-		{image: "alpine", want: false},
-		{image: "alpine:latest", want: false},
-		{image: "postgres:16-alpine", want: false},
-		{image: "gcr.io/distroless/static-debian12:nonroot", want: false},
-		{image: "registry.local:5000/redis", want: false},
-		{image: "", want: false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.image, func(t *testing.T) {
-			if got := pinned(tt.image) == nil; got != tt.want {
-				t.Errorf("pinned(%q) = %v, want %v", tt.image, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestParseDockerfile(t *testing.T) {
-	text := "# syntax comment\nFROM --platform=$BUILDPLATFORM golang:1.26.8 AS build\n" +
-		"RUN a \\\n    && b\n\n# note\nfrom alpine:3.22.2\nUSER 10001:10001\n"
-	want := dockerfile{
-		{keyword: "FROM", args: "--platform=$BUILDPLATFORM golang:1.26.8 AS build"},
-		{keyword: "RUN", args: "a && b"},
-		{keyword: "FROM", args: "alpine:3.22.2"},
-		{keyword: "USER", args: "10001:10001"},
-	}
-	if diff := cmp.Diff(want, parseDockerfile(text), cmp.AllowUnexported(instruction{})); diff != "" {
-		t.Errorf("parseDockerfile (-want +got):\n%s", diff)
-	}
-	image, as := fromImage(want[0].args)
-	if diff := cmp.Diff([]string{"golang:1.26.8", "build"}, []string{image, as}); diff != "" {
-		t.Errorf("fromImage (-want +got):\n%s", diff)
-	}
-}
-
-// versionTag matches a tag that names at least a minor version: 3.22.2, 16.9-alpine, v1.2.
-var versionTag = regexp.MustCompile(`^v?\d+\.\d+`)
-
-// pinned reports why an image reference could change under us, or nil when it is pinned by
-// digest or by a tag naming at least a minor version.
-func pinned(image string) error {
-	tag, digest := imageTag(image)
-	switch {
-	case image == "":
-		return errors.New("empty image")
-	case digest != "":
-		return nil
-	case tag == "" || tag == "latest":
-		return fmt.Errorf("image %q floats: pin a version tag", image)
-	case !versionTag.MatchString(tag):
-		return fmt.Errorf("image %q: tag %q is not a version (want at least major.minor)", image, tag)
-	}
-	return nil
-}
-
-// imageTag splits an image reference into its tag and digest; a registry port is not a tag.
-func imageTag(image string) (tag, digest string) {
-	if name, d, ok := strings.Cut(image, "@"); ok {
-		image, digest = name, d
-	}
-	last := image[strings.LastIndex(image, "/")+1:]
-	if _, t, ok := strings.Cut(last, ":"); ok {
-		tag = t
-	}
-	return tag, digest
-}
-
-// fromImage returns the image and the stage name of a FROM instruction's arguments.
-func fromImage(args string) (image, as string) {
-	var rest []string
-	for _, f := range strings.Fields(args) {
-		if !strings.HasPrefix(f, "--") {
-			rest = append(rest, f)
-		}
-	}
-	if len(rest) > 0 {
-		image = rest[0]
-	}
-	if len(rest) == 3 && strings.EqualFold(rest[1], "AS") {
-		as = rest[2]
-	}
-	return image, as
-}
-
 // memoryLimit returns the service's memory limit in bytes from either place Compose accepts it.
 func memoryLimit(s types.ServiceConfig) int64 {
 	if s.MemLimit > 0 {
@@ -679,15 +609,19 @@ func memoryLimit(s types.ServiceConfig) int64 {
 	return 0
 }
 
-// parseFlags reads "--name value" pairs from a command line; a flag followed by another flag or
-// by nothing has the value "true".
+// parseFlags reads the flags of a command line: "--name=value", or "--name value" (also with a
+// single dash); a flag followed by another flag or by nothing has the value "true".
 func parseFlags(args []string) map[string]string {
 	flags := map[string]string{}
 	for i := 0; i < len(args); i++ {
-		if !strings.HasPrefix(args[i], "--") {
+		if !strings.HasPrefix(args[i], "-") {
 			continue
 		}
-		if i+1 < len(args) && !strings.HasPrefix(args[i+1], "--") {
+		if name, value, ok := strings.Cut(args[i], "="); ok {
+			flags[name] = value
+			continue
+		}
+		if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
 			flags[args[i]] = args[i+1]
 			i++
 			continue
@@ -697,9 +631,43 @@ func parseFlags(args []string) map[string]string {
 	return flags
 }
 
-// sortedNames returns the project's service names in order, so subtests run in a stable order.
-func sortedNames(p *types.Project) []string {
-	names := p.ServiceNames()
-	sort.Strings(names)
-	return names
+// hostPort returns the host and port of an address given as a URL (scheme://host:port/…) or as
+// host:port; a URL without a port has its scheme's.
+func hostPort(addr string) (string, int, error) {
+	host, port := "", ""
+	if strings.Contains(addr, "://") {
+		u, err := url.Parse(addr)
+		if err != nil {
+			return "", 0, fmt.Errorf("parse url: %w", err)
+		}
+		host, port = u.Hostname(), u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+	} else {
+		var err error
+		if host, port, err = net.SplitHostPort(addr); err != nil {
+			return "", 0, fmt.Errorf("split host and port: %w", err)
+		}
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q: %w", port, err)
+	}
+	return host, n, nil
+}
+
+// urlPort returns the port of the http URL in s (a whole argument, or a flag's value), when it
+// names one.
+func urlPort(s string) (int, bool) {
+	i := strings.Index(s, "http://")
+	if i < 0 {
+		return 0, false
+	}
+	u, err := url.Parse(s[i:])
+	if err != nil || u.Port() == "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(u.Port())
+	return n, err == nil
 }

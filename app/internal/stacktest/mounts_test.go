@@ -1,0 +1,131 @@
+package stacktest_test
+
+// Mounts: every config file the stack mounts is in this repository, mounted read-only where the
+// service looks for it, and every server keeps its state on a named volume.
+
+import (
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// TestComposeBindMountsExist: a bind mount of a missing path makes Docker create an empty
+// directory in its place, and the service starts with no config (or fails far from the cause).
+func TestComposeBindMountsExist(t *testing.T) {
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := loadAll(t)
+	binds := 0
+	for _, name := range p.ServiceNames() {
+		for _, v := range service(t, p, name).Volumes {
+			if v.Type != types.VolumeTypeBind {
+				continue
+			}
+			binds++
+			rel, err := filepath.Rel(root, v.Source)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+				t.Errorf("%s mounts %s, outside the repository", name, v.Source)
+				continue
+			}
+			if _, err := os.Stat(v.Source); err != nil {
+				t.Errorf("%s mounts ./%s, which is not in the repository: %v", name, rel, err)
+			}
+			if !v.ReadOnly {
+				t.Errorf("%s mounts ./%s read-write; config from the repository is mounted :ro", name, rel)
+			}
+		}
+	}
+	if binds < 8 {
+		t.Errorf("only %d bind mounts found; the loader no longer resolves them as this test expects", binds)
+	}
+}
+
+// TestComposeStateOnNamedVolumes: data survives `docker compose down` (and `down -v` removes it),
+// and is never written into the repository.
+func TestComposeStateOnNamedVolumes(t *testing.T) {
+	want := map[string]string{
+		"postgres":   "/var/lib/postgresql/data",
+		"prometheus": "/prometheus",
+		"loki":       "/loki",
+		"tempo":      "/var/tempo",
+		"grafana":    "/var/lib/grafana",
+	}
+	p := loadAll(t)
+	for name, dir := range want {
+		t.Run(name, func(t *testing.T) {
+			for _, v := range service(t, p, name).Volumes {
+				if v.Target != dir {
+					continue
+				}
+				if v.Type != types.VolumeTypeVolume {
+					t.Fatalf("%s keeps %s on a %s mount, want a named volume", name, dir, v.Type)
+				}
+				if _, ok := p.Volumes[v.Source]; !ok {
+					t.Errorf("%s mounts volume %q, which is not declared", name, v.Source)
+				}
+				return
+			}
+			t.Errorf("%s has no named volume at %s", name, dir)
+		})
+	}
+}
+
+// configArg matches a command argument that names a file in the container: a config flag's value
+// (-config.file=…, --config.file=…) or a k6 script.
+var configArg = regexp.MustCompile(`^(?:--?config\.file=(/.+)|(/.+\.js))$`)
+
+// TestComposeCommandsNameMountedFiles: each config file or script a command names is one the
+// compose file mounts from the repository, and that file exists.
+func TestComposeCommandsNameMountedFiles(t *testing.T) {
+	p := loadAll(t)
+	named := 0
+	for _, name := range p.ServiceNames() {
+		s := service(t, p, name)
+		for _, arg := range s.Command {
+			m := configArg.FindStringSubmatch(arg)
+			if m == nil {
+				continue
+			}
+			named++
+			file := m[1] + m[2]
+			host, ok := hostPath(s, file)
+			if !ok {
+				t.Errorf("%s: %q names %s, which no bind mount provides", name, arg, file)
+				continue
+			}
+			if info, err := os.Stat(host); err != nil || info.IsDir() {
+				t.Errorf("%s: %q names %s, mounted from %s, which is not a file in the repository", name, arg, file, host)
+			}
+		}
+	}
+	// prometheus, loki, tempo, traffic and k6 each name one.
+	if named < 5 {
+		t.Errorf("only %d commands name a config file or script", named)
+	}
+}
+
+// hostPath returns where in the repository the container path file of service s comes from,
+// through its bind mounts (the deepest mount wins, as in the container).
+func hostPath(s types.ServiceConfig, file string) (string, bool) {
+	best, found := "", ""
+	for _, v := range s.Volumes {
+		if v.Type != types.VolumeTypeBind {
+			continue
+		}
+		target := path.Clean(v.Target)
+		switch {
+		case file == target:
+			return v.Source, true
+		case strings.HasPrefix(file, target+"/") && len(target) > len(best):
+			best, found = target, filepath.Join(v.Source, filepath.FromSlash(strings.TrimPrefix(file, target+"/")))
+		}
+	}
+	return found, found != ""
+}
