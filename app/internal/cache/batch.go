@@ -33,7 +33,7 @@ func (s *Store) Products(ctx context.Context, ids []int64) ([]catalog.Product, e
 					s.m.requests.WithLabelValues("l1", "null_hit").Inc()
 					continue
 				}
-				if v, ok := e.value.(catalog.Product); ok {
+				if v, ok := fromL1[catalog.Product](e.value); ok {
 					s.m.requests.WithLabelValues("l1", "hit").Inc()
 					out = append(out, v)
 					continue
@@ -103,7 +103,7 @@ func (s *Store) mget(ctx context.Context, p *Policy, ids []int64) (found []catal
 		default:
 			s.m.requests.WithLabelValues("redis", "hit").Inc()
 			if p.usesL1() {
-				s.l1.Set(keys[i], entry{value: pr, ttl: jitter(p.l1TTL(time.Duration(p.TTL)), p.TTLJitter)})
+				s.l1.Set(keys[i], entry{value: l1Value(pr), ttl: jitter(p.l1TTL(time.Duration(p.TTL)), p.TTLJitter)})
 			}
 			found = append(found, pr)
 		}

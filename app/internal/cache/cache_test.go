@@ -57,6 +57,10 @@ func TestContractEveryPolicy(t *testing.T) {
 						t.Fatalf("round %d, product %d (%s) differs from the database:\n got %s\nwant %s",
 							round, id, res, jsonOf(t, got), jsonOf(t, want))
 					}
+					body, err := s.ProductBody(ctx, id)
+					if err != nil || string(body.JSON) != jsonOf(t, want) || body.Version != want.Version {
+						t.Fatalf("round %d, ProductBody(%d) = %s, %v; want the database's JSON", round, id, body.JSON, err)
+					}
 					inv, err := s.Inventory(ctx, id)
 					if err != nil || inv != want.Inventory {
 						t.Fatalf("round %d inventory %d = %+v, %v; want %+v", round, id, inv, err, want.Inventory)

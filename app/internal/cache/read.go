@@ -98,7 +98,7 @@ func readLayers[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (T,
 				record(ctx, HitNull)
 				return zero, catalog.ErrNotFound
 			}
-			if v, ok := e.value.(T); ok {
+			if v, ok := fromL1[T](e.value); ok {
 				s.m.requests.WithLabelValues("l1", "hit").Inc()
 				record(ctx, HitL1)
 				return v, nil
@@ -148,7 +148,7 @@ func lookupRedis[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (v
 	s.m.requests.WithLabelValues("redis", "hit").Inc()
 	record(ctx, HitRedis)
 	if p.usesL1() {
-		s.l1.Set(sp.key, entry{value: v, ttl: jitter(p.l1TTL(sp.ttl), p.TTLJitter)})
+		s.l1.Set(sp.key, entry{value: l1Value(v), ttl: jitter(p.l1TTL(sp.ttl), p.TTLJitter)})
 	}
 	if refreshAhead && pttl > 0 && pttl < time.Duration(float64(sp.ttl)*p.RefreshAhead) {
 		refreshKey(s, p, sp)
@@ -236,7 +236,7 @@ func loadWithLock[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (
 			s.m.locks.WithLabelValues("waited").Inc()
 			s.m.lockWait.Observe(time.Since(start).Seconds())
 			if found && p.usesL1() {
-				s.l1.Set(sp.key, entry{value: v, ttl: jitter(p.l1TTL(sp.ttl), p.TTLJitter)})
+				s.l1.Set(sp.key, entry{value: l1Value(v), ttl: jitter(p.l1TTL(sp.ttl), p.TTLJitter)})
 			}
 			return v, err
 		}
@@ -305,7 +305,7 @@ func (s *Store) fill(ctx context.Context, p *Policy, key string, v any, ttl time
 		}
 	}
 	if p.usesL1() {
-		s.l1.Set(key, entry{value: v, ttl: jitter(p.l1TTL(ttl), p.TTLJitter)})
+		s.l1.Set(key, entry{value: l1Value(v), ttl: jitter(p.l1TTL(ttl), p.TTLJitter)})
 	}
 }
 

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -36,6 +38,12 @@ func cacheControl(maxAge time.Duration) string {
 	return "public, max-age=" + strconv.Itoa(int(maxAge.Seconds()))
 }
 
+// bodyStore is a store that can hand out a product already encoded as its JSON body (the cache's
+// L1 keeps it so); the detail route then writes those bytes instead of encoding again.
+type bodyStore interface {
+	ProductBody(ctx context.Context, id int64) (cache.Body, error)
+}
+
 // get answers GET /api/v1/products/:id.
 func (h productHandlers) get(c *gin.Context) error {
 	id, err := ParseID(c.Param("id"))
@@ -43,19 +51,28 @@ func (h productHandlers) get(c *gin.Context) error {
 		return badRequest("invalid-id", "%v", err)
 	}
 	ctx, result := cache.Track(c.Request.Context())
-	p, err := h.store.Product(ctx, id)
+	var body cache.Body
+	if bs, ok := h.store.(bodyStore); ok {
+		body, err = bs.ProductBody(ctx, id)
+	} else {
+		var p catalog.Product
+		if p, err = h.store.Product(ctx, id); err == nil {
+			body.ID, body.Version = p.ID, p.Version
+			body.JSON, err = json.Marshal(p)
+		}
+	}
 	c.Header("X-Cache", string(*result))
 	if err != nil {
 		return err
 	}
-	etag := ETag(p.ID, p.Version)
+	etag := ETag(body.ID, body.Version)
 	c.Header("ETag", etag)
 	c.Header("Cache-Control", h.cacheControl)
 	if noneMatch(c.GetHeader("If-None-Match"), etag) {
 		c.Status(http.StatusNotModified)
 		return nil
 	}
-	c.JSON(http.StatusOK, p)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body.JSON)
 	return nil
 }
 
