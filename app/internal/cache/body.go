@@ -25,6 +25,16 @@ type productEntry struct {
 	body    []byte
 }
 
+// answered records a hit served by ProductBody's fast path, as read would.
+func (s *Store) answered(ctx context.Context, p *Policy, id int64, key, layer string, r Result) {
+	_, span := s.tracer.Start(ctx, "cache.lookup", trace.WithAttributes(attribute.String("cache.preset", p.Preset),
+		attribute.String("cache.key", key), attribute.String("cache.result", string(r)), attribute.String("cache.layer", layer)))
+	span.End()
+	s.popular.record(p, id)
+	s.m.requests.WithLabelValues(layer, "hit").Inc()
+	record(ctx, r)
+}
+
 // l1Value is the L1 form of a cached value: products carry their encoded body.
 func l1Value(v any) any {
 	if p, ok := v.(catalog.Product); ok {
@@ -45,21 +55,25 @@ func fromL1[T any](v any) (T, bool) {
 }
 
 // ProductBody returns a product's detail as its JSON body. An L1 hit is served as the bytes L1
-// holds; anything else takes the Product path and is encoded.
+// holds, and a Redis hit of a JSON value as the bytes Redis holds (Redis-only layers; with L1 the
+// hit must fill L1 with the decoded product). Anything else takes the Product path and is encoded.
 func (s *Store) ProductBody(ctx context.Context, id int64) (Body, error) {
 	p := s.policy.Load()
-	if p.usesL1() && (!p.Bloom || s.bloom.mayContain(id)) {
+	if p.Layers != LayersNone && (!p.Bloom || s.bloom.mayContain(id)) {
 		key := s.productKey(id)
-		if e, ok := s.l1.GetIfPresent(key); ok {
-			if pe, ok := e.value.(productEntry); ok {
-				_, span := s.tracer.Start(ctx, "cache.lookup", trace.WithAttributes(attribute.String("cache.preset", p.Preset),
-					attribute.String("cache.key", key), attribute.String("cache.result", string(HitL1)),
-					attribute.String("cache.layer", "l1")))
-				span.End()
-				s.popular.record(p, id)
-				s.m.requests.WithLabelValues("l1", "hit").Inc()
-				record(ctx, HitL1)
-				return Body{ID: pe.product.ID, Version: pe.product.Version, JSON: pe.body}, nil
+		if p.usesL1() {
+			if e, ok := s.l1.GetIfPresent(key); ok {
+				if pe, ok := e.value.(productEntry); ok {
+					s.answered(ctx, p, id, key, "l1", HitL1)
+					return Body{ID: pe.product.ID, Version: pe.product.Version, JSON: pe.body}, nil
+				}
+			}
+		} else if p.usesRedis() && !p.Refresh {
+			if raw, _, err := s.redisGet(ctx, key, false); err == nil {
+				if version, body, ok := productJSON(raw); ok {
+					s.answered(ctx, p, id, key, "redis", HitRedis)
+					return Body{ID: id, Version: version, JSON: body}, nil
+				}
 			}
 		}
 	}
