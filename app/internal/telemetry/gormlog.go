@@ -3,8 +3,11 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"regexp"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sirupsen/logrus"
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
@@ -41,14 +44,23 @@ func (g gormLog) ParamsFilter(_ context.Context, sql string, _ ...any) (string, 
 	return sql, nil
 }
 
-// Trace logs a statement when it failed or was slow.
+// explainedPlaceholder is how GORM's PostgreSQL dialector prints a placeholder it has no value
+// for ("$1$"); Trace prints it back as "$1".
+var explainedPlaceholder = regexp.MustCompile(`\$(\d+)\$`)
+
+// Trace logs a statement when it failed or was slow. Integrity violations (SQLSTATE class 23: a
+// duplicate SKU, an unknown category) are answers to bad input, reported to the client as 4xx,
+// not database failures.
 func (g gormLog) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
 	elapsed := time.Since(begin)
-	failed := err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && !errors.Is(err, context.Canceled)
+	var pgErr *pgconn.PgError
+	failed := err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && !errors.Is(err, context.Canceled) &&
+		!(errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "23"))
 	if !failed && elapsed < g.slow {
 		return
 	}
 	sql, rows := fc()
+	sql = explainedPlaceholder.ReplaceAllString(sql, "$$$1")
 	entry := g.log.WithContext(ctx).WithFields(logrus.Fields{
 		"sql": sql, "rows": rows, "elapsed_ms": float64(elapsed.Microseconds()) / 1000,
 	})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sirupsen/logrus"
 	"gorm.io/gorm"
 )
@@ -104,7 +105,7 @@ func TestGORMLogger(t *testing.T) {
 	var buf bytes.Buffer
 	log, _, _ := NewLogger(&buf, LogOptions{Level: "info", Env: "test"})
 	g := GORMLogger(log, 100*time.Millisecond)
-	fc := func() (string, int64) { return "SELECT * FROM products WHERE id = $1", 1 }
+	fc := func() (string, int64) { return "SELECT * FROM products WHERE id = $1$", 1 }
 	tests := []struct {
 		name      string
 		elapsed   time.Duration
@@ -115,6 +116,7 @@ func TestGORMLogger(t *testing.T) {
 		{"slow", 150 * time.Millisecond, nil, "warning"},
 		{"not found is an answer", time.Millisecond, gorm.ErrRecordNotFound, ""},
 		{"failed", time.Millisecond, errors.New("boom"), "error"},
+		{"bad input is not a database failure", time.Millisecond, &pgconn.PgError{Code: "23503"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
