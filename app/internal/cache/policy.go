@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/jsontime"
 )
 
 // Layers says where products are cached.
@@ -220,27 +221,5 @@ func (p *Policy) l1TTL(ttl time.Duration) time.Duration {
 	return min(time.Duration(p.LocalTTL), ttl)
 }
 
-// Duration is a time.Duration written in JSON as Go duration text ("5m", "250ms").
-type Duration time.Duration
-
-// String writes the duration as Go duration text.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes the duration as text.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return []byte(strconv.Quote(time.Duration(d).String())), nil
-}
-
-// UnmarshalJSON reads duration text such as "30s".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a duration must be a string such as \"30s\"")
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a duration such as \"30s\"", s)
-	}
-	*d = Duration(v)
-	return nil
-}
+// Duration is a policy duration, written in JSON as Go duration text such as "30s".
+type Duration = jsontime.Duration

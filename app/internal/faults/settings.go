@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/jsontime"
 )
 
 // MaxLatency bounds an injected latency, so a typo cannot stall the service for an hour.
@@ -74,27 +75,5 @@ func apply(base Settings, patch []byte) (Settings, error) {
 	return next, nil
 }
 
-// Duration is a time.Duration written in JSON as Go duration text, such as "1200ms".
-type Duration time.Duration
-
-// String writes the duration as Go duration text.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes the duration as text.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return []byte(strconv.Quote(time.Duration(d).String())), nil
-}
-
-// UnmarshalJSON reads duration text such as "1200ms".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New(`a duration must be a string such as "1200ms"`)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf(`%q is not a duration such as "1200ms"`, s)
-	}
-	*d = Duration(v)
-	return nil
-}
+// Duration is a latency setting, written in JSON as Go duration text such as "1200ms".
+type Duration = jsontime.Duration
