@@ -12,6 +12,11 @@ LOKI_VERSION := v3.7.8
 LOKI      := $(TOOLS_DIR)/loki-$(LOKI_VERSION)/loki
 JAEGER_VERSION := v1.76.0
 JAEGER    := $(TOOLS_DIR)/jaeger-$(JAEGER_VERSION)/jaeger
+# Exporters for the native stack test: Debian's builds, unpacked (not installed: that would start them).
+POSTGRES_EXPORTER_VERSION := 0.11.1-3+b5
+POSTGRES_EXPORTER := $(TOOLS_DIR)/postgres-exporter-$(POSTGRES_EXPORTER_VERSION)/prometheus-postgres-exporter
+REDIS_EXPORTER_VERSION := 1.45.0-2+b4
+REDIS_EXPORTER := $(TOOLS_DIR)/redis-exporter-$(REDIS_EXPORTER_VERSION)/prometheus-redis-exporter
 
 # Local servers (make run, make bench). Tests use TEST_DATABASE_URL / TEST_REDIS_ADDR instead.
 PG_ADMIN_URL ?= postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable
@@ -69,13 +74,21 @@ bench-telemetry: tools ## max throughput with telemetry off, logs to Loki, trace
 
 e2e: tools test-deps ## end-to-end: k6 contract and load smoke, and the service shipping logs to a real Loki
 	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/e2e.sh
-	LOKI_BIN='$(LOKI)' $(GO) test -tags e2e -count=1 -run 'E2E|Loki' ./app/...
+	LOKI_BIN='$(LOKI)' $(GO) test -tags e2e -count=1 -run 'Loki' ./app/cmd/...
+	LOKI_BIN='$(LOKI)' JAEGER_BIN='$(JAEGER)' K6_BIN='$(K6)' POSTGRES_EXPORTER_BIN='$(POSTGRES_EXPORTER)' \
+	  REDIS_EXPORTER_BIN='$(REDIS_EXPORTER)' $(GO) test -tags e2e -count=1 -timeout 10m -v -run '^TestStack$$' ./app/e2e/
 
-tools: $(K6) $(LOKI) $(JAEGER) ## build the load and e2e tools (k6, Loki, Jaeger v2) into $(TOOLS_DIR), once per version
+tools: $(K6) $(LOKI) $(JAEGER) $(POSTGRES_EXPORTER) $(REDIS_EXPORTER) ## build/fetch the load and e2e tools into $(TOOLS_DIR), once per version
 
 $(K6):
 	mkdir -p $(dir $@)
 	GOBIN=$(dir $@) $(GO) install go.k6.io/k6@$(K6_VERSION)
+
+$(POSTGRES_EXPORTER):
+	bash observability/e2e/debian-tool.sh prometheus-postgres-exporter $(POSTGRES_EXPORTER_VERSION) $@
+
+$(REDIS_EXPORTER):
+	bash observability/e2e/debian-tool.sh prometheus-redis-exporter $(REDIS_EXPORTER_VERSION) $@
 
 $(JAEGER):
 	GO='$(GO)' bash observability/build-go-tool.sh github.com/jaegertracing/jaeger $(JAEGER_VERSION) ./cmd/jaeger $@

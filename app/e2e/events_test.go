@@ -1,0 +1,207 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// slowReads is how many reads fail slowly on purpose: the mission's LogQL must find each.
+const slowReads = 4
+
+// script is the run's sequence of events, played while k6 loads the replicas. Each event makes a
+// rare metric, log line or alert condition exist; queryEvents (queries_test.go) names, for the
+// expressions that need one, the event below that produces their data.
+//
+// The run has three phases. While the load is mostly hot (50 s, so several rule evaluations
+// record high hit ratios), the events that cost few cache misses; then the ones that miss a lot
+// (reset, Redis failing, a cold sweep), so hit ratios fall below their run average; and a
+// finale, so that one-minute windows at the end hold writes, lock waits and failures.
+type script struct {
+	*driver
+	gate *lokiGate
+	// hot are the products k6 reads most (cached from the start).
+	hot []int64
+	// hotUntil ends the hot phase.
+	hotUntil time.Time
+	// slowIDs are the request ids of the slow 500s, for the mission's LogQL.
+	slowIDs []string
+}
+
+// play runs the events in order.
+func (s *script) play() {
+	s.hotPhase()
+	time.Sleep(time.Until(s.hotUntil))
+	s.coldPhase()
+	s.finale()
+}
+
+// hotPhase plays the events that cost few cache misses.
+func (s *script) hotPhase() {
+	a, b := s.replicas[0], s.replicas[1]
+	s.step("warm-up on demand", func() { s.admin(a, http.MethodPost, "/api/v1/admin/cache/warmup", "") })
+	s.step("slow 500s on both replicas: db_latency 1200ms and db_error_rate 1 while uncached products are read", func() {
+		s.failSlowly(ids(eventFirst+50, eventFirst+50+slowReads-1))
+	})
+	slowDone := time.Now()
+	s.step("writes with If-Match on replica-a to hot products: Redis and L1 invalidations, pub/sub to replica-b", func() {
+		for _, id := range s.hot[:5] {
+			s.update(a, id, fmt.Sprintf("E2E product %d", id))
+		}
+	})
+	s.step("replica-b stalls 400 ms (SIGSTOP) while replica-a writes: L1 invalidation lag over 100 ms", func() {
+		done := make(chan error)
+		go func() { done <- b.pause(400 * time.Millisecond) }()
+		time.Sleep(50 * time.Millisecond)
+		for _, id := range s.hot[5:8] {
+			s.update(a, id, fmt.Sprintf("E2E product %d (lagging)", id))
+		}
+		if err := <-done; err != nil {
+			s.t.Fatalf("pause replica-b: %v", err)
+		}
+	})
+	s.step("breakdown: a product evicted, then read 4 times at once on each replica: one lock holder, waiters, singleflight", func() {
+		for _, id := range ids(eventFirst, eventFirst+2) {
+			s.evict(id)
+			s.expectOK(s.concurrently(id, 4))
+		}
+	})
+	s.step("lock timeouts: lock_wait 20 ms (below the 120 ms load), then a read on each replica at once", func() {
+		s.policy(a, `{"lock_wait":"20ms"}`)
+		for _, id := range ids(eventFirst+10, eventFirst+19) {
+			s.evict(id)
+			s.expectOK(s.concurrently(id, 1))
+		}
+		s.policy(a, `{"lock_wait":"1s"}`)
+	})
+	// Seconds after the slow 500s, so their lines have left replica-b (it ships every second);
+	// early enough that the lines it queues meanwhile reach Loki before the checks.
+	time.Sleep(time.Until(slowDone.Add(3 * time.Second)))
+	s.step("Loki refuses replica-b's pushes for 33 s: a batch exhausts its 30 s of retries and is dropped", func() {
+		s.gate.refuse(33 * time.Second)
+	})
+	s.step("policy change: preset two-level", func() { s.policy(a, `{"preset":"two-level"}`) })
+	s.step("a product deleted, then read: Bloom false positive, cached not-found (null hits in L1 and Redis)", func() {
+		id := int64(eventFirst + 40)
+		for slices.Contains(s.hot, id) { // k6 reads the hot ones
+			id++
+		}
+		s.remove(a, id)
+		for range 3 {
+			for _, r := range s.replicas {
+				if got := s.read(r, id, nil); got.status != http.StatusNotFound {
+					s.t.Fatalf("deleted product %d on %s: %d", id, r.name, got.status)
+				}
+			}
+		}
+	})
+}
+
+// failSlowly reads the ids, half on each replica, under database faults that make them fail
+// after more than a second.
+func (s *script) failSlowly(slow []int64) {
+	for _, id := range slow {
+		s.evict(id)
+	}
+	s.faults(`{"db_latency":"1200ms","db_error_rate":1}`, s.replicas...)
+	got := make(chan answer, len(slow))
+	for i, id := range slow {
+		reqID := fmt.Sprintf("e2e-slow-%d", id)
+		s.slowIDs = append(s.slowIDs, reqID)
+		r := s.replicas[i%len(s.replicas)]
+		go func() { got <- s.read(r, id, map[string]string{"X-Request-ID": reqID}) }()
+	}
+	for range slow {
+		if r := <-got; r.status != http.StatusInternalServerError || r.elapsed < time.Second {
+			s.t.Errorf("read under db faults: %d after %s, want 500 after over 1 s: %s", r.status, r.elapsed, r.body)
+		}
+	}
+	s.faults("", s.replicas...)
+}
+
+// coldPhase plays the events that miss the cache a lot.
+func (s *script) coldPhase() {
+	a, b := s.replicas[0], s.replicas[1]
+	s.step("cache reset (new key generation)", func() { s.admin(a, http.MethodPost, "/api/v1/admin/cache/reset", "") })
+	s.step("redis_error_rate 1 on both replicas for 8 s of uncached reads: Redis errors, breaker opens; then redis_latency 80ms", func() {
+		s.faults(`{"redis_error_rate":1}`, a, b)
+		until := time.Now().Add(8 * time.Second)
+		next := int64(eventFirst + 100)
+		for time.Now().Before(until) && next < products {
+			byStatus, _ := s.readAll(ids(next, min(next+47, products)), 6)
+			if byStatus[http.StatusOK] == 0 {
+				s.t.Errorf("reads with Redis failing: %v (a cache failure must not fail a read)", byStatus)
+			}
+			next += 48
+		}
+		s.faults(`{"redis_error_rate":0,"redis_latency":"80ms"}`, a, b)
+		s.readAll(ids(1, 40), 4)
+		s.faults("", a, b)
+	})
+	s.step("cold sweep: every product of a range read once (L1 evictions; hit ratio and DB shield drop; slow reads)", func() {
+		byStatus, byCache := s.readAll(ids(sweepFirst, sweepLast), 16)
+		if byStatus[http.StatusOK] != sweepLast-sweepFirst+1 {
+			s.t.Errorf("cold sweep: %v", byStatus)
+		}
+		s.t.Logf("  cold sweep answers: %v", byCache)
+	})
+}
+
+// finale plays events whose traces one-minute windows must still hold at the end.
+func (s *script) finale() {
+	a, b := s.replicas[0], s.replicas[1]
+	s.step("writes", func() {
+		for _, id := range s.hot[8:11] {
+			s.update(a, id, fmt.Sprintf("E2E product %d", id))
+		}
+	})
+	s.step("breakdown", func() {
+		for _, id := range ids(eventFirst+60, eventFirst+61) {
+			s.evict(id)
+			s.expectOK(s.concurrently(id, 4))
+		}
+	})
+	s.step("policy change: preset full", func() { s.policy(a, `{"preset":"full"}`) })
+	// Category pages: product API requests (the availability objective counts them) that are
+	// not cached reads, so the failures leave the cache ratios of the cold phase as they are.
+	s.step("http_error_rate 0.3 on both replicas for 10 s: k6 reads and category pages fail (k6 failures, 5xx lines, availability budget burn)", func() {
+		s.faults(`{"http_error_rate":0.3}`, a, b)
+		var failed atomic.Int64
+		var wg sync.WaitGroup
+		for until := time.Now().Add(10 * time.Second); time.Now().Before(until); time.Sleep(250 * time.Millisecond) {
+			for _, r := range s.replicas {
+				wg.Go(func() {
+					if s.do(r, http.MethodGet, "/api/v1/products?category_id=1&limit=5", "", nil).status == http.StatusInternalServerError {
+						failed.Add(1)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		s.faults("", a, b)
+		if failed.Load() == 0 {
+			s.t.Error("http_error_rate 0.3 failed no request")
+		}
+	})
+}
+
+// step runs one event and logs it with its time.
+func (s *script) step(what string, fn func()) {
+	s.t.Helper()
+	begin := time.Now()
+	fn()
+	s.t.Logf("event %s (+%s): %s", begin.Format("15:04:05.000"), time.Since(begin).Round(time.Millisecond), what)
+}
+
+// expectOK fails unless every read counted by concurrently answered 200.
+func (s *script) expectOK(byStatus map[int]int, detail map[string]int) {
+	s.t.Helper()
+	if len(byStatus) != 1 || byStatus[http.StatusOK] == 0 {
+		s.t.Errorf("concurrent reads: %v, want every status 200", detail)
+	}
+}
