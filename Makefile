@@ -73,6 +73,7 @@ bench-telemetry: tools ## max throughput with telemetry off, logs to Loki, trace
 	K6='$(K6)' LOKI='$(LOKI)' JAEGER='$(JAEGER)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/bench-telemetry.sh
 
 e2e: tools test-deps ## end-to-end: k6 contract and load smoke, and the service shipping logs to a real Loki
+	$(LOKI) -config.file=loki/loki.yaml -config.expand-env=true -verify-config
 	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/e2e.sh
 	LOKI_BIN='$(LOKI)' $(GO) test -tags e2e -count=1 -run 'Loki' ./app/cmd/...
 	LOKI_BIN='$(LOKI)' JAEGER_BIN='$(JAEGER)' K6_BIN='$(K6)' POSTGRES_EXPORTER_BIN='$(POSTGRES_EXPORTER)' \
