@@ -25,8 +25,9 @@ ADMIN_TOKEN  ?= dev-admin-token
 REDIS_ADDR   ?= 127.0.0.1:6379
 PRODUCTS     ?= 100000
 FUZZTIME     ?= 20s
+REPEAT       ?= 1
 
-.PHONY: help build test test-deps fuzz run db migrate seed bench bench-telemetry tools e2e clean
+.PHONY: help build test test-deps fuzz run db migrate seed bench bench-telemetry compare tools e2e clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -71,6 +72,10 @@ bench: tools ## service vs bare baselines under k6: uncached (net/http+pgx), eac
 
 bench-telemetry: tools ## max throughput with telemetry off, logs to Loki, traces at 100 % and 10 %
 	K6='$(K6)' LOKI='$(LOKI)' JAEGER='$(JAEGER)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/bench-telemetry.sh
+
+compare: tools ## every k6 scenario × cache preset at 500/s, DB latency 200 ms → results/compare-<date>.md (~20 min a repeat; QUICK=1 ~4 min, checked; REPEAT=2 prints the spread)
+	GO='$(GO)' $(GO) run ./app/cmd/compare -k6 '$(K6)' -pg-admin-url '$(PG_ADMIN_URL)' -redis-addr '$(REDIS_ADDR)' \
+	  -products '$(PRODUCTS)' -repeat '$(REPEAT)' $(if $(filter 1,$(QUICK)),-quick -check)
 
 e2e: tools test-deps ## end-to-end: k6 contract and load smoke, and the service shipping logs to a real Loki
 	$(LOKI) -config.file=loki/loki.yaml -config.expand-env=true -verify-config

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// expectCrossed lists the cells whose thresholds are expected to be crossed, with why. The
+// scripts pick thresholds by preset (loadtest/lib/thresholds.js), so none is: every threshold
+// should hold everywhere, and a crossed one fails the check.
+var expectCrossed = map[cellKey]string{}
+
+// moreLoads are the scenarios where naive must cost more database loads than protected: the
+// breakdown lock and the Bloom filter / null caching are what protected adds.
+var moreLoads = []string{"breakdown", "penetration"}
+
+// checkLine is one verdict.
+type checkLine struct {
+	ok   bool
+	text string
+}
+
+// checkResult is the verdicts of -check.
+type checkResult struct{ lines []checkLine }
+
+func (r *checkResult) add(ok bool, format string, args ...any) {
+	r.lines = append(r.lines, checkLine{ok, fmt.Sprintf(format, args...)})
+}
+
+// ok reports whether every verdict passed.
+func (r checkResult) ok() bool {
+	for _, l := range r.lines {
+		if !l.ok {
+			return false
+		}
+	}
+	return true
+}
+
+// text renders the verdicts, one a line, and the conclusion.
+func (r checkResult) text() string {
+	var b strings.Builder
+	for _, l := range r.lines {
+		mark := "ok  "
+		if !l.ok {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(&b, "%s %s\n", mark, l.text)
+	}
+	if r.ok() {
+		b.WriteString("check: passed\n")
+	} else {
+		b.WriteString("check: FAILED\n")
+	}
+	return b.String()
+}
+
+// check verifies the matrix: every cell ran, naive costs more database loads than protected where
+// protection matters, and the thresholds held except where expectCrossed says otherwise.
+func check(cells []cell, scenarios, presets []string, repeats int) checkResult {
+	var r checkResult
+	find := func(repeat int, key cellKey) *cell {
+		for i := range cells {
+			if cells[i].Repeat == repeat && cells[i].Key == key {
+				return &cells[i]
+			}
+		}
+		return nil
+	}
+
+	want, ran := repeats*len(scenarios)*len(presets), 0
+	for rep := 1; rep <= repeats; rep++ {
+		for _, s := range scenarios {
+			for _, p := range presets {
+				switch c := find(rep, cellKey{s, p}); {
+				case c == nil:
+					r.add(false, "cell %s (repeat %d) is missing", cellKey{s, p}, rep)
+				case c.Err != "":
+					r.add(false, "cell %s (repeat %d) did not run: %s", c.Key, rep, oneLine(c.Err))
+				default:
+					ran++
+				}
+			}
+		}
+	}
+	if ran == want {
+		r.add(true, "every cell ran: %d scenarios × %d presets × %d repeat(s) = %d", len(scenarios), len(presets), repeats, want)
+	}
+
+	for _, s := range moreLoads {
+		if !slices.Contains(scenarios, s) || !slices.Contains(presets, "naive") || !slices.Contains(presets, "protected") {
+			continue
+		}
+		for rep := 1; rep <= repeats; rep++ {
+			naive, protected := find(rep, cellKey{s, "naive"}), find(rep, cellKey{s, "protected"})
+			if naive == nil || protected == nil || naive.Err != "" || protected.Err != "" {
+				r.add(false, "%s: naive and protected must both have run (repeat %d)", s, rep)
+				continue
+			}
+			n, _ := naive.loads()
+			p, _ := protected.loads()
+			r.add(n > p, "%s: naive %.0f database loads %s protected %.0f (repeat %d)", s, n, map[bool]string{true: ">", false: "is not above"}[n > p], p, rep)
+		}
+	}
+
+	held, expected := 0, 0
+	for _, c := range cells {
+		if c.Err != "" {
+			continue
+		}
+		why, crossExpected := expectCrossed[c.Key]
+		crossed := !c.figures().ThresholdsOK
+		switch {
+		case crossExpected:
+			expected++
+			r.add(true, "%s (repeat %d): thresholds %s, as expected: %s", c.Key, c.Repeat, map[bool]string{true: "crossed", false: "held"}[crossed], why)
+		case crossed:
+			hint := ""
+			if n := c.Service.Redis.Error; n > 0 {
+				hint = fmt.Sprintf(" (%.0f Redis calls failed during the cell: timeouts or the open breaker)", n)
+			}
+			r.add(false, "%s (repeat %d): thresholds crossed: %s%s", c.Key, c.Repeat, strings.Join(c.failedThresholds(), ", "), hint)
+		default:
+			held++
+		}
+	}
+	r.add(true, "thresholds held in %d cell(s) where they should (%d expected to cross)", held, expected)
+	return r
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// matrixCells builds a passing matrix: every cell ran, held its thresholds, and naive loads
+// more than protected (loads per cell: naiveLoads for naive, 1 otherwise).
+func matrixCells(scenarios, presets []string, repeats int, naiveLoads float64) []cell {
+	var cells []cell
+	for r := 1; r <= repeats; r++ {
+		for _, s := range scenarios {
+			for _, p := range presets {
+				loads := 1.0
+				if p == "naive" {
+					loads = naiveLoads
+				}
+				cells = append(cells, cell{
+					Key: cellKey{s, p}, Repeat: r, Seconds: 10,
+					K6:      k6Summary{ThresholdsOK: true, P50: ptr(1), P95: ptr(2), P99: ptr(200)},
+					Service: growth{DBLoads: map[string]float64{"miss": loads}, ProductReads: 5000},
+				})
+			}
+		}
+	}
+	return cells
+}
+
+func TestCheck(t *testing.T) {
+	scen := []string{"read", "breakdown", "penetration"}
+	pres := []string{"none", "naive", "protected"}
+	tests := []struct {
+		name    string
+		cells   func() []cell
+		repeats int
+		ok      bool
+		want    string // a line the verdict must contain
+	}{
+		{
+			name:    "a complete, passing matrix",
+			cells:   func() []cell { return matrixCells(scen, pres, 1, 500) },
+			repeats: 1, ok: true, want: "every cell ran: 3 scenarios × 3 presets × 1 repeat(s) = 9",
+		},
+		{
+			name:    "naive must load more than protected",
+			cells:   func() []cell { return matrixCells(scen, pres, 1, 1) },
+			repeats: 1, ok: false, want: "FAIL breakdown: naive 1 database loads is not above protected 1 (repeat 1)",
+		},
+		{
+			name: "a missing cell",
+			cells: func() []cell {
+				c := matrixCells(scen, pres, 1, 500)
+				return c[1:]
+			},
+			repeats: 1, ok: false, want: "FAIL cell read × none (repeat 1) is missing",
+		},
+		{
+			name: "a cell that did not run",
+			cells: func() []cell {
+				c := matrixCells(scen, pres, 1, 500)
+				c[0].Err = "k6 run: exit status 107\nmore"
+				return c
+			},
+			repeats: 1, ok: false, want: "FAIL cell read × none (repeat 1) did not run: k6 run: exit status 107",
+		},
+		{
+			name: "a crossed threshold",
+			cells: func() []cell {
+				c := matrixCells(scen, pres, 1, 500)
+				c[2].Exit, c[2].K6.ThresholdsOK = k6ThresholdsFailed, false
+				c[2].K6.Thresholds = []threshold{{Metric: "http_req_duration{scenario:read}", Expr: "p(99)<750", OK: false}}
+				return c
+			},
+			repeats: 1, ok: false, want: "FAIL read × protected (repeat 1): thresholds crossed: http_req_duration{scenario:read} p(99)<750",
+		},
+		{
+			name:    "every repeat is checked",
+			cells:   func() []cell { return matrixCells(scen, pres, 1, 500) },
+			repeats: 2, ok: false, want: "FAIL cell read × none (repeat 2) is missing",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := check(tt.cells(), scen, pres, tt.repeats)
+			if res.ok() != tt.ok {
+				t.Errorf("ok = %v, want %v\n%s", res.ok(), tt.ok, res.text())
+			}
+			if !strings.Contains(res.text(), tt.want) {
+				t.Errorf("verdict lacks %q:\n%s", tt.want, res.text())
+			}
+		})
+	}
+}
+
+func TestCheckExpectedCrossing(t *testing.T) {
+	key := cellKey{"spike", "none"}
+	expectCrossed[key] = "the machine's limit"
+	defer delete(expectCrossed, key)
+	cells := matrixCells([]string{"spike"}, []string{"none"}, 1, 1)
+	cells[0].K6.ThresholdsOK = false
+	res := check(cells, []string{"spike"}, []string{"none"}, 1)
+	if !res.ok() || !strings.Contains(res.text(), "thresholds crossed, as expected: the machine's limit") {
+		t.Errorf("an expected crossing must pass and say why:\n%s", res.text())
+	}
+}

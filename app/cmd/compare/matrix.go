@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+)
+
+// matrix runs every cell, repeat by repeat. A cell that fails is kept with its error and the
+// matrix goes on, unless the run was interrupted or the service died.
+func (c *comparison) matrix(ctx context.Context) ([]cell, error) {
+	var cells []cell
+	total := c.o.repeat * len(c.o.scenarios) * len(c.o.presets)
+	for r := 1; r <= c.o.repeat; r++ {
+		for _, name := range c.o.scenarios {
+			s, _ := findScenario(name)
+			for _, preset := range c.o.presets {
+				if ctx.Err() != nil {
+					return cells, ctx.Err()
+				}
+				start := time.Now()
+				ce := c.cell(ctx, r, s, preset)
+				cells = append(cells, ce)
+				fmt.Printf("[%d/%d] %s (%.0fs)\n", len(cells), total, progressLine(ce), time.Since(start).Seconds())
+				if ce.Err != "" && ctx.Err() == nil && !c.serviceAlive(ctx) {
+					return cells, fmt.Errorf("the service stopped answering; see %s", filepath.Join(c.outDir, "logs", "service.log"))
+				}
+			}
+		}
+	}
+	return cells, nil
+}
+
+// serviceAlive reports whether /health answers.
+func (c *comparison) serviceAlive(ctx context.Context) bool {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/health", nil)
+	resp, err := c.metrics.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// cell runs one cell: preset, reset, warm-up where the preset has it, the warm load where the
+// scenario has one, then the measured k6 run between two scrapes.
+func (c *comparison) cell(ctx context.Context, repeat int, s scenario, preset string) cell {
+	ce := cell{Key: cellKey{s.name, preset}, Repeat: repeat, Seconds: s.seconds(c.o.quick)}
+	id := fmt.Sprintf("r%d-%s-%s", repeat, s.name, preset)
+	fail := func(err error) cell {
+		ce.Err = err.Error()
+		return ce
+	}
+	if err := c.admin.setPreset(ctx, preset); err != nil {
+		return fail(err)
+	}
+	if err := c.admin.reset(ctx); err != nil {
+		return fail(err)
+	}
+	// The popularity set outlives resets; left alone, full's warm-up would load what earlier
+	// cells read, and no two runs would start alike.
+	if c.rdb != nil {
+		if err := c.rdb.Unlink(ctx, c.ns+":popular").Err(); err != nil {
+			return fail(fmt.Errorf("clear the popularity set: %w", err))
+		}
+	}
+	if preset == "full" {
+		if err := c.admin.warmup(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	if w := s.warm(c.o.quick); w > 0 && preset != "none" {
+		env := c.k6Env(id+"-warm", preset, "none")
+		env["DURATION"] = fmt.Sprintf("%gs", w)
+		if _, err := c.k6(ctx, "read", env, w, id+"-warm"); err != nil {
+			return fail(err)
+		}
+	}
+	before, err := scrape(ctx, c.metrics, c.base)
+	if err != nil {
+		return fail(err)
+	}
+	summaryPath, err := filepath.Abs(filepath.Join(c.outDir, "cells", id+".json"))
+	if err != nil {
+		return fail(err)
+	}
+	env := c.k6Env("compare-"+c.started.Format("20060102T150405")+"-"+id, preset, summaryPath)
+	for k, v := range s.env(c.o.quick) {
+		env[k] = v
+	}
+	if ce.Exit, err = c.k6(ctx, s.name, env, s.seconds(c.o.quick), id); err != nil {
+		return fail(err)
+	}
+	after, err := scrape(ctx, c.metrics, c.base)
+	if err != nil {
+		return fail(err)
+	}
+	ce.Service = diff(before, after)
+	if ce.K6, err = readK6Summary(summaryPath); err != nil {
+		return fail(err)
+	}
+	return ce
+}
+
+// k6Env is the environment every script gets.
+func (c *comparison) k6Env(testid, preset, summary string) map[string]string {
+	env := map[string]string{
+		"BASE_URL": c.base, "ADMIN_TOKEN": c.admin.token, "PRESET": preset, "RATE": fmt.Sprint(c.o.rate),
+		"SEED": fmt.Sprint(c.o.seed), "PRODUCTS": fmt.Sprint(c.o.products), "ZIPF_S": fmt.Sprint(c.o.zipfS),
+		"TESTID": testid, "SUMMARY_FILE": summary,
+	}
+	if c.hotFile != "" {
+		env["HOT_IDS_FILE"] = c.hotFile
+	}
+	return env
+}
+
+// k6 runs loadtest/<script>.js for about seconds, its output in the cell's log.
+func (c *comparison) k6(ctx context.Context, script string, env map[string]string, seconds float64, logName string) (int, error) {
+	return k6Run{
+		k6: c.o.k6, script: filepath.Join(c.root, "loadtest", script+".js"), env: env,
+		logPath: filepath.Join(c.outDir, "logs", logName+".txt"),
+		limit:   time.Duration(seconds)*time.Second + 3*time.Minute,
+	}.run(ctx)
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// followed are the counter families a cell's growth is computed from.
+var followed = []string{
+	"cache_db_loads_total", "cache_requests_total", "cache_lock_total", "cache_bloom_rejects_total", "app_requests_total",
+}
+
+// series is one counter: its family, labels and value.
+type series struct {
+	name   string
+	labels map[string]string
+	value  float64
+}
+
+// key identifies a series: its name and its labels in order.
+func (s series) key() string {
+	names := make([]string, 0, len(s.labels))
+	for n := range s.labels {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString(s.name)
+	for _, n := range names {
+		fmt.Fprintf(&b, ",%s=%q", n, s.labels[n])
+	}
+	return b.String()
+}
+
+// snapshot is the followed counters at one moment, by key.
+type snapshot map[string]series
+
+// parseSnapshot reads the Prometheus text format and keeps the followed counters.
+func parseSnapshot(r io.Reader) (snapshot, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, fmt.Errorf("parse metrics: %w", err)
+	}
+	snap := snapshot{}
+	for _, name := range followed {
+		f, ok := families[name]
+		if !ok {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			s := series{name: name, labels: map[string]string{}, value: counterValue(f.GetType(), m)}
+			for _, l := range m.GetLabel() {
+				s.labels[l.GetName()] = l.GetValue()
+			}
+			snap[s.key()] = s
+		}
+	}
+	return snap, nil
+}
+
+func counterValue(t dto.MetricType, m *dto.Metric) float64 {
+	if t == dto.MetricType_COUNTER {
+		return m.GetCounter().GetValue()
+	}
+	return m.GetUntyped().GetValue()
+}
+
+// scrape reads the service's /metrics.
+func scrape(ctx context.Context, client *http.Client, base string) (snapshot, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/plain; version=0.0.4")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s/metrics: %w", base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scrape %s/metrics: status %d", base, resp.StatusCode)
+	}
+	return parseSnapshot(resp.Body)
+}
+
+// lookups counts one cache layer's lookups by result.
+type lookups struct {
+	Hit, NullHit, Miss, Error float64
+}
+
+// total is every lookup of the layer.
+func (l lookups) total() float64 { return l.Hit + l.NullHit + l.Miss + l.Error }
+
+// hitRatio is the share of lookups answered by the layer (a cached "not found" included), or
+// nil without lookups.
+func (l lookups) hitRatio() *float64 {
+	if l.total() == 0 {
+		return nil
+	}
+	r := (l.Hit + l.NullHit) / l.total()
+	return &r
+}
+
+// growth is what the service counted between two snapshots.
+type growth struct {
+	DBLoads      map[string]float64 `json:"db_loads"` // by cause
+	L1           lookups            `json:"l1"`
+	Redis        lookups            `json:"redis"`
+	Locks        map[string]float64 `json:"locks"` // by result
+	BloomRejects float64            `json:"bloom_rejects"`
+	// ProductReads are GETs of a product or its inventory: the reads the cache is there for.
+	ProductReads float64 `json:"product_reads"`
+}
+
+// readCauses are the load causes a read pays for (the recording rules' DB shield ratio);
+// warmup and refresh are background loads.
+var readCauses = []string{"miss", "lock_timeout", "bypass"}
+
+// productRoutes are the cacheable read routes.
+var productRoutes = []string{"/api/v1/products/:id", "/api/v1/products/:id/inventory"}
+
+// diff returns how much each followed counter grew from before to after; a counter that went
+// down was reset (a restarted process) and counts from zero.
+func diff(before, after snapshot) growth {
+	g := growth{DBLoads: map[string]float64{}, Locks: map[string]float64{}}
+	for k, a := range after {
+		d := a.value - before[k].value
+		if d < 0 {
+			d = a.value
+		}
+		switch a.name {
+		case "cache_db_loads_total":
+			g.DBLoads[a.labels["cause"]] += d
+		case "cache_lock_total":
+			g.Locks[a.labels["result"]] += d
+		case "cache_bloom_rejects_total":
+			g.BloomRejects += d
+		case "cache_requests_total":
+			l := &g.Redis
+			if a.labels["layer"] == "l1" {
+				l = &g.L1
+			}
+			switch a.labels["result"] {
+			case "hit":
+				l.Hit += d
+			case "null_hit":
+				l.NullHit += d
+			case "miss":
+				l.Miss += d
+			case "error":
+				l.Error += d
+			}
+		case "app_requests_total":
+			if a.labels["method"] == http.MethodGet && slices.Contains(productRoutes, a.labels["route"]) {
+				g.ProductReads += d
+			}
+		}
+	}
+	return g
+}
+
+// totalLoads is every database load of the cache, any cause.
+func (g growth) totalLoads() float64 {
+	var t float64
+	for _, v := range g.DBLoads {
+		t += v
+	}
+	return t
+}
+
+// readLoads are the loads reads paid for.
+func (g growth) readLoads() float64 {
+	var t float64
+	for _, c := range readCauses {
+		t += g.DBLoads[c]
+	}
+	return t
+}

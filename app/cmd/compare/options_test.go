@@ -1,0 +1,93 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, o options)
+	}{
+		{
+			name: "defaults: the whole matrix once, full mode",
+			check: func(t *testing.T, o options) {
+				if d := cmp.Diff(scenarioNames(), o.scenarios); d != "" {
+					t.Errorf("scenarios (-want +got):\n%s", d)
+				}
+				if d := cmp.Diff(allPresets, o.presets); d != "" {
+					t.Errorf("presets (-want +got):\n%s", d)
+				}
+				if o.quick || o.repeat != 1 || o.rate != 500 || o.dbName != "products_compare" || o.products != 100000 {
+					t.Errorf("unexpected defaults: %+v", o)
+				}
+			},
+		},
+		{
+			name: "QUICK=1 and the environment's tools",
+			env:  map[string]string{"QUICK": "1", "K6": "/opt/k6", "REDIS_ADDR": "127.0.0.1:6380"},
+			check: func(t *testing.T, o options) {
+				if !o.quick || o.k6 != "/opt/k6" || o.redisAddr != "127.0.0.1:6380" {
+					t.Errorf("environment not used: %+v", o)
+				}
+			},
+		},
+		{
+			name: "a flag wins over the environment",
+			args: []string{"-k6", "/usr/bin/k6"}, env: map[string]string{"K6": "/opt/k6"},
+			check: func(t *testing.T, o options) {
+				if o.k6 != "/usr/bin/k6" {
+					t.Errorf("k6 = %s", o.k6)
+				}
+			},
+		},
+		{
+			name: "a subset",
+			args: []string{"-scenarios", "breakdown, penetration", "-presets", "naive,protected"},
+			check: func(t *testing.T, o options) {
+				if d := cmp.Diff([]string{"breakdown", "penetration"}, o.scenarios); d != "" {
+					t.Error(d)
+				}
+			},
+		},
+		{name: "unknown scenario", args: []string{"-scenarios", "read,burst"}, wantErr: `unknown scenario "burst"`},
+		{name: "unknown preset", args: []string{"-presets", "lru"}, wantErr: `unknown preset "lru"`},
+		{name: "repeat bounds", args: []string{"-repeat", "0"}, wantErr: "-repeat must be 1..5"},
+		{name: "bad database name", args: []string{"-db-name", "x; DROP"}, wantErr: "-db-name must match"},
+		{name: "too few products", args: []string{"-products", "500"}, wantErr: "-products must be at least 10000"},
+		{name: "base URL needs a token", args: []string{"-base-url", "http://127.0.0.1:8080"}, wantErr: "-base-url needs -admin-token"},
+		{name: "stray argument", args: []string{"read"}, wantErr: "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lookup := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+			o, err := parseOptions(tt.args, lookup)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, o)
+		})
+	}
+}
+
+func TestWithDatabase(t *testing.T) {
+	got, err := withDatabase("postgres://postgres:secret@127.0.0.1:5432/postgres?sslmode=disable", "products_compare")
+	if err != nil || got != "postgres://postgres:secret@127.0.0.1:5432/products_compare?sslmode=disable" {
+		t.Errorf("withDatabase = %q, %v", got, err)
+	}
+	if r := redact(got); strings.Contains(r, "secret") {
+		t.Errorf("redact kept the password: %s", r)
+	}
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"time"
+)
+
+// allPresets are the service's presets, from least to most protection.
+var allPresets = []string{"none", "naive", "protected", "two-level", "full"}
+
+// scenario is one k6 script of loadtest/ and how the comparison runs it.
+type scenario struct {
+	name  string // the script is loadtest/<name>.js
+	title string // what it shows, for the report
+	// full and quick are the script's env (DURATION and its own knobs) in each mode.
+	full, quick map[string]string
+	// fullS and quickS are the seconds its main load lasts: the denominator of the rates.
+	fullS, quickS float64
+	// warmS is an unmeasured run of read.js before the cell (full mode only): the read
+	// workload is measured warm, the others start from an empty namespace.
+	warmS float64
+}
+
+// scenarios is the matrix's rows, in report order.
+var scenarios = []scenario{
+	{
+		name: "read", title: "Zipf(s) reads over the catalogue at the rate: the main workload (measured after a warm load)",
+		full: map[string]string{"DURATION": "20s"}, fullS: 20, warmS: 10,
+		quick: map[string]string{"DURATION": "4s"}, quickS: 4,
+	},
+	{
+		name: "breakdown", title: "one hot product at the rate, its key evicted every EVICT_EVERY (stampede)",
+		full: map[string]string{"DURATION": "20s", "EVICT_EVERY": "2s"}, fullS: 20,
+		quick: map[string]string{"DURATION": "5s", "EVICT_EVERY": "1s"}, quickS: 5,
+	},
+	{
+		name: "avalanche", title: "KEYS products warmed with one short TTL, then the load through their expiry",
+		full: map[string]string{"DURATION": "35s", "AVALANCHE_TTL": "20s", "KEYS": "10000"}, fullS: 35,
+		quick: map[string]string{"DURATION": "6s", "AVALANCHE_TTL": "3s", "KEYS": "2000"}, quickS: 6,
+	},
+	{
+		name: "penetration", title: "ids that do not exist (uniform over 10,000 unknown ids)",
+		full: map[string]string{"DURATION": "15s"}, fullS: 15,
+		quick: map[string]string{"DURATION": "4s"}, quickS: 4,
+	},
+	{
+		name: "consistency", title: "writers (20/s, If-Match) and readers of the same 50 products; reads older than an acknowledged or seen version",
+		full: map[string]string{"DURATION": "20s"}, fullS: 20,
+		quick: map[string]string{"DURATION": "5s"}, quickS: 5,
+	},
+	{
+		name: "spike", title: "the read workload ramped from the rate to PEAK_RATE, held, and back",
+		full: map[string]string{"RAMP": "10s", "HOLD": "10s", "RAMP_DOWN": "5s", "PEAK_RATE": "2000"}, fullS: 25,
+		quick: map[string]string{"RAMP": "2s", "HOLD": "2s", "RAMP_DOWN": "1s", "PEAK_RATE": "1000"}, quickS: 5,
+	},
+	{
+		name: "soak", title: "the read workload held steady for longer",
+		full: map[string]string{"DURATION": "60s"}, fullS: 60,
+		quick: map[string]string{"DURATION": "5s"}, quickS: 5,
+	},
+}
+
+func scenarioNames() []string {
+	names := make([]string, len(scenarios))
+	for i, s := range scenarios {
+		names[i] = s.name
+	}
+	return names
+}
+
+func findScenario(name string) (scenario, bool) {
+	for _, s := range scenarios {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return scenario{}, false
+}
+
+// env returns the scenario's knobs in the mode.
+func (s scenario) env(quick bool) map[string]string {
+	if quick {
+		return s.quick
+	}
+	return s.full
+}
+
+// seconds returns how long the scenario's main load lasts in the mode.
+func (s scenario) seconds(quick bool) float64 {
+	if quick {
+		return s.quickS
+	}
+	return s.fullS
+}
+
+// warm returns the unmeasured warm load before the cell, in seconds (none in quick mode).
+func (s scenario) warm(quick bool) float64 {
+	if quick {
+		return 0
+	}
+	return s.warmS
+}
+
+// cellKey names one cell of the matrix.
+type cellKey struct {
+	Scenario, Preset string
+}
+
+func (k cellKey) String() string { return fmt.Sprintf("%s × %s", k.Scenario, k.Preset) }
+
+// estimate is roughly how long the matrix takes.
+func estimate(o options) time.Duration {
+	var total float64
+	for _, name := range o.scenarios {
+		s, _ := findScenario(name)
+		total += (s.seconds(o.quick) + s.warm(o.quick) + cellOverheadS) * float64(len(o.presets))
+	}
+	return time.Duration(total*float64(o.repeat)) * time.Second
+}
+
+// cellOverheadS is about what a cell costs besides its load: k6's start, setup and summary.
+const cellOverheadS = 3

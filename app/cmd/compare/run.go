@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// comparison is one invocation: its settings, where it writes, and what it talks to.
+type comparison struct {
+	o         options
+	root      string // the repository: loadtest/ lives there
+	outDir    string // results/compare-<date>/
+	report    string // results/compare-<date>.md
+	tmp       string
+	base      string // the service's URL
+	admin     *adminClient
+	rdb       *redis.Client // nil when measuring a service it did not start
+	ns        string        // the service's CACHE_NAMESPACE, when it started it
+	hotFile   string        // the is_hot ids, or "" when unknown
+	hotCount  int
+	machine   machine
+	pgVersion string
+	started   time.Time
+	metrics   *http.Client
+}
+
+// run parses the command line and runs the comparison.
+func run(ctx context.Context, args []string, lookup func(string) (string, bool)) (err error) {
+	o, err := parseOptions(args, lookup)
+	if err != nil {
+		return err
+	}
+	c := &comparison{o: o, started: time.Now(), metrics: &http.Client{Timeout: 10 * time.Second}}
+	if c.root, err = repoRoot(ctx); err != nil {
+		return err
+	}
+	if _, err := os.Stat(o.k6); err != nil {
+		return fmt.Errorf("k6 not found at %s: run 'make tools' or pass -k6 (%w)", o.k6, err)
+	}
+	date := c.started.Format("2006-01-02")
+	c.report = filepath.Join(o.results, "compare-"+date+".md")
+	c.outDir = filepath.Join(o.results, "compare-"+date)
+	for _, d := range []string{filepath.Join(c.outDir, "cells"), filepath.Join(c.outDir, "logs")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if c.tmp, err = os.MkdirTemp("", "compare-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(c.tmp)
+
+	stop, err := c.startService(ctx)
+	if stop != nil {
+		defer stop()
+	}
+	if err != nil {
+		return err
+	}
+	c.machine = describe(ctx, c.root, o.k6, c.rdb)
+	c.machine.PostgresVersion = c.pgVersion
+	fmt.Printf("compare: %d scenario(s) × %d preset(s) × %d repeat(s) at %d/s, DB latency %s, %s mode: about %s\n",
+		len(o.scenarios), len(o.presets), o.repeat, o.rate, o.dbLatency, mode(o.quick), estimate(o).Round(time.Minute))
+
+	cells, runErr := c.matrix(ctx)
+	if runErr == nil && ctx.Err() != nil {
+		runErr = fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	if len(cells) == 0 {
+		return runErr
+	}
+	var verdict *checkResult
+	if o.check && runErr == nil {
+		r := check(cells, o.scenarios, o.presets, o.repeat)
+		verdict = &r
+	}
+	if err := c.write(cells, verdict); err != nil {
+		return errors.Join(runErr, err)
+	}
+	fmt.Printf("compare: wrote %s (%s)\n", c.report, time.Since(c.started).Round(time.Second))
+	if o.repeat > 1 {
+		fmt.Print(renderSpread(spreads(cells, o.presets, o.scenarios)))
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if verdict != nil {
+		fmt.Print(verdict.text())
+		if !verdict.ok() {
+			return errors.New("check failed")
+		}
+	}
+	return nil
+}
+
+func mode(quick bool) string {
+	if quick {
+		return "quick"
+	}
+	return "full"
+}
+
+// repoRoot is the directory of the module's go.mod.
+func repoRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run compare from inside the repository (go env GOMOD found no go.mod)")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// startService builds and starts product-service on a prepared database, or connects to
+// -base-url. The returned stop ends what it started and deletes its Redis keys.
+func (c *comparison) startService(ctx context.Context) (stop func(), err error) {
+	o := c.o
+	if o.baseURL != "" {
+		c.base = strings.TrimRight(o.baseURL, "/")
+		c.admin = newAdminClient(c.base, o.adminToken)
+		if o.databaseURL != "" {
+			return nil, c.readHotIDs(ctx, o.databaseURL)
+		}
+		return nil, nil
+	}
+	databaseURL, err := withDatabase(o.pgAdminURL, o.dbName)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Println("compare: building product-service")
+	bin, err := build(ctx, c.root, c.tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureDatabase(ctx, o.pgAdminURL, o.dbName); err != nil {
+		return nil, err
+	}
+	fmt.Printf("compare: migrating and seeding %d products into %s (idempotent)\n", o.products, redact(databaseURL))
+	if err := prepareDatabase(ctx, bin, databaseURL, o.products); err != nil {
+		return nil, err
+	}
+	if err := c.readHotIDs(ctx, databaseURL); err != nil {
+		return nil, err
+	}
+	c.rdb = redis.NewClient(&redis.Options{Addr: o.redisAddr, DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second})
+	if err := c.rdb.Ping(ctx).Err(); err != nil {
+		c.rdb.Close()
+		c.rdb = nil
+		return nil, fmt.Errorf("redis at %s does not answer (set -redis-addr): %w", o.redisAddr, err)
+	}
+	c.ns = fmt.Sprintf("compare-%d-%s", os.Getpid(), randomToken()[:6])
+	token := randomToken()
+	srv, base, err := startService(ctx, serviceSettings{
+		bin: bin, databaseURL: databaseURL, redisAddr: o.redisAddr, namespace: c.ns, adminToken: token,
+		logPath: filepath.Join(c.outDir, "logs", "service.log"), dbLatency: o.dbLatency,
+	})
+	stop = func() {
+		if srv != nil {
+			srv.stop()
+		}
+		c.deleteKeys()
+		c.rdb.Close()
+	}
+	if err != nil {
+		return stop, err
+	}
+	fmt.Printf("compare: product-service on %s, namespace %s\n", base, c.ns)
+	c.base, c.admin = base, newAdminClient(base, token)
+	return stop, nil
+}
+
+// readHotIDs writes the is_hot ids into a file for k6 (HOT_IDS_FILE).
+func (c *comparison) readHotIDs(ctx context.Context, databaseURL string) error {
+	d, err := readDataset(ctx, databaseURL, c.o.products)
+	if err != nil {
+		return err
+	}
+	c.pgVersion = d.postgresVersion
+	if len(d.hotIDs) == 0 {
+		return nil
+	}
+	c.hotFile, c.hotCount = filepath.Join(c.tmp, "hot-ids.txt"), len(d.hotIDs)
+	return writeIDs(c.hotFile, d.hotIDs)
+}
+
+// deleteKeys deletes every key of the run's namespace (SCAN + UNLINK), never another's.
+func (c *comparison) deleteKeys() {
+	if c.rdb == nil || c.ns == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var n int
+	iter := c.rdb.Scan(ctx, 0, c.ns+":*", 1000).Iterator()
+	batch := make([]string, 0, 500)
+	flush := func() {
+		if len(batch) > 0 && c.rdb.Unlink(ctx, batch...).Err() == nil {
+			n += len(batch)
+		}
+		batch = batch[:0]
+	}
+	for iter.Next(ctx) {
+		if batch = append(batch, iter.Val()); len(batch) == cap(batch) {
+			flush()
+		}
+	}
+	flush()
+	if err := iter.Err(); err != nil {
+		fmt.Fprintf(os.Stderr, "compare: could not delete the keys %s:* in Redis: %v\n", c.ns, err)
+		return
+	}
+	fmt.Printf("compare: deleted %d Redis keys %s:*\n", n, c.ns)
+}
