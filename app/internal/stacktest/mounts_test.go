@@ -14,6 +14,10 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
+// outputMounts are the bind mounts a service writes to: k6 writes its JSON summaries into the
+// repository's (gitignored) results/ directory, which Docker creates when it is missing.
+var outputMounts = map[string]string{"k6": "results"}
+
 // TestComposeBindMountsExist: a bind mount of a missing path makes Docker create an empty
 // directory in its place, and the service starts with no config (or fails far from the cause).
 func TestComposeBindMountsExist(t *testing.T) {
@@ -32,6 +36,12 @@ func TestComposeBindMountsExist(t *testing.T) {
 			rel, err := filepath.Rel(root, v.Source)
 			if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 				t.Errorf("%s mounts %s, outside the repository", name, v.Source)
+				continue
+			}
+			if outputMounts[name] == rel {
+				if v.ReadOnly {
+					t.Errorf("%s must write to ./%s, but mounts it read-only", name, rel)
+				}
 				continue
 			}
 			if _, err := os.Stat(v.Source); err != nil {
