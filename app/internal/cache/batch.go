@@ -71,10 +71,18 @@ func (s *Store) Products(ctx context.Context, ids []int64) ([]catalog.Product, e
 
 // mget reads ids from Redis in one MGET: the products found, and the ids still to load.
 // Ids cached as not found are in neither.
-func (s *Store) mget(ctx context.Context, p *Policy, ids []int64) (found []catalog.Product, missing []int64) {
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = s.productKey(id)
+func (s *Store) mget(ctx context.Context, p *Policy, all []int64) (found []catalog.Product, missing []int64) {
+	var ids []int64
+	var keys []string
+	for _, id := range all {
+		if key := s.productKey(id); !s.pending.has(key) {
+			ids, keys = append(ids, id), append(keys, key)
+		} else {
+			missing = append(missing, id) // its value may predate a write: load it
+		}
+	}
+	if len(ids) == 0 {
+		return nil, missing
 	}
 	var vals []any
 	err := s.guard(func() error {
@@ -84,7 +92,7 @@ func (s *Store) mget(ctx context.Context, p *Policy, ids []int64) (found []catal
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		s.m.requests.WithLabelValues("redis", "error").Add(float64(len(ids)))
-		return nil, ids
+		return nil, append(missing, ids...)
 	}
 	for i, v := range vals {
 		raw, ok := v.(string)

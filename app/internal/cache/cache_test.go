@@ -4,16 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
+	"github.com/sirupsen/logrus"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
+	"github.com/product-service-lab/product-service/app/internal/faults"
 )
 
 // contractPolicies are every preset, and the presets' variants a user can switch to.
@@ -457,4 +461,60 @@ func TestRefreshAhead(t *testing.T) {
 	if got := testutil.ToFloat64(s.m.dbLoads.WithLabelValues("refresh")); got != 1 {
 		t.Errorf("cache_db_loads_total{cause=refresh} = %v, want 1", got)
 	}
+}
+
+// A write while Redis refuses the invalidation must not leave the old value to be served once
+// Redis is back: reads skip the key until a fresh value or the retried deletion lands.
+func TestInvalidationSurvivesARedisOutage(t *testing.T) {
+	f := newFixture(t, 0)
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	injector := faults.New(prometheus.NewRegistry(), quiet)
+	rdb := redis.NewClient(&redis.Options{Addr: f.rdb.Options().Addr, MaxRetries: -1})
+	rdb.AddHook(injector.RedisHook())
+	t.Cleanup(func() { _ = rdb.Close() })
+	s := f.storeWith(rdb, "protected")
+	ctx := context.Background()
+	old, _ := mustProduct(t, s, 31)
+	if _, res := mustProduct(t, s, 31); res != HitRedis {
+		t.Fatalf("before the outage: %s", res)
+	}
+
+	if _, err := injector.Set([]byte(`{"redis_error_rate":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	in := inputFrom(old)
+	in.Name = "written during the outage"
+	updated, err := s.Update(ctx, 31, in, old.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status().PendingInvalidations == 0 {
+		t.Fatal("the failed deletion was not remembered")
+	}
+	injector.Clear()
+
+	// The stale value is still in Redis; no read may return it, from the first one on.
+	if raw := f.rdb.Get(ctx, s.productKey(31)).Val(); raw == "" {
+		t.Fatal("test setup: the old value should still be in Redis")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		got, err := s.Product(ctx, 31)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Version < updated.Version {
+			t.Fatalf("read returned version %d after version %d was acknowledged", got.Version, updated.Version)
+		}
+		body, err := s.ProductBody(ctx, 31)
+		if err != nil || body.Version < updated.Version {
+			t.Fatalf("ProductBody returned version %d, %v", body.Version, err)
+		}
+		if s.Status().PendingInvalidations == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%d invalidations still pending 5 s after Redis came back", s.Status().PendingInvalidations)
 }

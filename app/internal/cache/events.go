@@ -29,16 +29,18 @@ type event struct {
 
 func (s *Store) channel() string { return s.opts.Namespace + ":events" }
 
-// publish sends ev to every instance; failures are logged, the write has already succeeded.
-func (s *Store) publish(ctx context.Context, ev event) {
+// publish sends ev to every instance and reports whether Redis took it; failures are logged.
+func (s *Store) publish(ctx context.Context, ev event) bool {
 	ev.Origin, ev.SentUnixNano = s.origin, time.Now().UnixNano()
 	msg, err := json.Marshal(ev)
 	if err != nil {
-		return
+		return false
 	}
 	if err := s.guard(func() error { return s.rdb.Publish(ctx, s.channel(), msg).Err() }); err != nil {
 		s.log.WithError(err).WithField("op", ev.Op).Warn("cache event publish failed")
+		return false
 	}
+	return true
 }
 
 // subscribe starts listening to other instances' events: it returns once Redis has confirmed the

@@ -18,8 +18,12 @@ func (s *Store) guard(op func() error) error {
 	return err
 }
 
-// redisGet reads key; with withTTL it also returns the key's remaining time to live.
+// redisGet reads key; with withTTL it also returns the key's remaining time to live. A key whose
+// invalidation Redis has not taken yet reads as missing: its value may be older than a write.
 func (s *Store) redisGet(ctx context.Context, key string, withTTL bool) ([]byte, time.Duration, error) {
+	if s.pending.has(key) {
+		return nil, 0, errRedisMiss
+	}
 	var raw []byte
 	var pttl time.Duration
 	err := s.guard(func() error {
@@ -48,11 +52,13 @@ func (s *Store) redisGet(ctx context.Context, key string, withTTL bool) ([]byte,
 }
 
 // redisSet writes key with a TTL; a failure is counted and otherwise ignored (the value is only a
-// copy of the database's).
+// copy of the database's). A fresh value also settles a pending invalidation of the key.
 func (s *Store) redisSet(ctx context.Context, key string, raw []byte, ttl time.Duration) {
 	if err := s.guard(func() error { return s.rdb.Set(ctx, key, raw, ttl).Err() }); err != nil {
 		s.m.requests.WithLabelValues("redis", "error").Inc()
+		return
 	}
+	s.pending.done(key)
 }
 
 // redisDel deletes keys and reports whether Redis took the command.

@@ -15,6 +15,7 @@ const (
 	generationPoll = 5 * time.Second  // catch up with a reset this instance missed
 	popularFlush   = 5 * time.Second  // push read counts to Redis
 	refreshCheck   = 10 * time.Second // how often the refresh schedule is looked at
+	pendingRetry   = time.Second      // how often invalidations Redis missed are retried
 )
 
 // Run does the cache's background work until ctx ends: it reads the namespace generation, builds
@@ -35,6 +36,8 @@ func (s *Store) Run(ctx context.Context) {
 	genTick := time.NewTicker(generationPoll)
 	flushTick := time.NewTicker(popularFlush)
 	refreshTick := time.NewTicker(refreshCheck)
+	pendingTick := time.NewTicker(pendingRetry)
+	defer pendingTick.Stop()
 	defer bloomTick.Stop()
 	defer genTick.Stop()
 	defer flushTick.Stop()
@@ -51,6 +54,8 @@ func (s *Store) Run(ctx context.Context) {
 			s.buildBloom(ctx)
 		case <-genTick.C:
 			s.loadGeneration(ctx)
+		case <-pendingTick.C:
+			s.retryPending(ctx)
 		case <-flushTick.C:
 			s.flushPopular(ctx)
 		case <-refreshTick.C:
@@ -145,6 +150,8 @@ type Status struct {
 	Breaker    string      `json:"redis_breaker"`
 	Ready      bool        `json:"ready"`
 	Bloom      BloomStatus `json:"bloom"`
+	// PendingInvalidations counts keys whose deletion Redis has not taken yet.
+	PendingInvalidations int `json:"pending_invalidations"`
 }
 
 // Status reports the cache's state.
@@ -155,5 +162,7 @@ func (s *Store) Status() Status {
 		Breaker:    s.breaker.State().String(),
 		Ready:      s.ready.Load(),
 		Bloom:      s.bloom.stats(),
+
+		PendingInvalidations: s.pending.size(),
 	}
 }

@@ -72,6 +72,7 @@ type Store struct {
 	flight  singleflight.Group
 	bloom   *bloomSet
 	popular *popularity
+	pending *pendingSet
 	origin  string // identifies this instance in pub/sub messages
 	ready   atomic.Bool
 	events  chan struct{} // wakes Run when the Bloom filter must be rebuilt
@@ -115,7 +116,8 @@ func New(src Source, rdb redis.UniversalClient, p Policy, opts Options) (*Store,
 	}
 	s := &Store{
 		src: src, rdb: rdb, opts: opts, log: opts.Log, m: opts.Metrics, tracer: opts.Tracer,
-		bloom: &bloomSet{}, popular: newPopularity(), origin: randomToken(), events: make(chan struct{}, 1),
+		bloom: &bloomSet{}, popular: newPopularity(), pending: newPendingSet(), origin: randomToken(),
+		events: make(chan struct{}, 1),
 	}
 	l1, err := otter.New(&otter.Options[string, entry]{
 		MaximumSize:      opts.L1MaxEntries,

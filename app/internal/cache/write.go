@@ -53,27 +53,27 @@ func (s *Store) Evict(ctx context.Context, id int64) {
 // invalidate deletes a product's keys after a committed write: in Redis, in this instance's L1,
 // and (with pubsub on, or for a create) in every other instance's L1. With DoubleDelete set it
 // deletes them once more after that delay, catching a reader that loaded the old row before the
-// commit and wrote it back after the first delete.
+// commit and wrote it back after the first delete. Deletions Redis does not take are retried.
 func (s *Store) invalidate(ctx context.Context, p *Policy, op string, id int64) {
 	ctx = context.WithoutCancel(ctx)
 	keys := []string{s.productKey(id), s.inventoryKey(id)}
+	s.deleteKeys(ctx, p, op, id, keys)
+	if p.DoubleDelete > 0 && op == opInvalidate {
+		time.AfterFunc(time.Duration(p.DoubleDelete), func() { s.deleteKeys(ctx, p, op, id, keys) })
+	}
+}
+
+// deleteKeys deletes one product's keys in Redis and L1 and tells the other instances. What Redis
+// does not take is remembered and retried (see pendingSet).
+func (s *Store) deleteKeys(ctx context.Context, p *Policy, op string, id int64, keys []string) {
 	if s.redisDel(ctx, keys...) {
 		s.m.invalidations.WithLabelValues("redis").Add(float64(len(keys)))
+	} else {
+		s.pending.add(id, keys...)
 	}
 	s.dropL1(keys)
-	if p.PubSub || op == opCreate {
-		s.publish(ctx, event{Op: op, IDs: []int64{id}})
-	}
-	if p.DoubleDelete > 0 && op == opInvalidate {
-		time.AfterFunc(time.Duration(p.DoubleDelete), func() {
-			if s.redisDel(ctx, keys...) {
-				s.m.invalidations.WithLabelValues("redis").Add(float64(len(keys)))
-			}
-			s.dropL1(keys)
-			if p.PubSub {
-				s.publish(ctx, event{Op: op, IDs: []int64{id}})
-			}
-		})
+	if (p.PubSub || op == opCreate) && !s.publish(ctx, event{Op: op, IDs: []int64{id}}) {
+		s.pending.add(id)
 	}
 }
 
