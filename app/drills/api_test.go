@@ -1,0 +1,177 @@
+package drills
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// product is the part of a product detail the drills read and write.
+type product struct {
+	ID          int64  `json:"id"`
+	SKU         string `json:"sku"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	PriceCents  int64  `json:"price_cents"`
+	Currency    string `json:"currency"`
+	Version     int64  `json:"version"`
+	IsHot       bool   `json:"is_hot"`
+	Category    struct {
+		ID int64 `json:"id"`
+	} `json:"category"`
+	Inventory struct {
+		Stock int64 `json:"stock"`
+	} `json:"inventory"`
+}
+
+// input is the body of PUT /api/v1/products/{id} that keeps p as it is but for name and stock.
+func (p product) input(name string, stock int64) map[string]any {
+	return map[string]any{
+		"sku": p.SKU, "name": name, "description": p.Description, "price_cents": p.PriceCents,
+		"currency": p.Currency, "category_id": p.Category.ID, "is_hot": p.IsHot, "stock": stock,
+	}
+}
+
+// apiClient talks to one service.
+type apiClient struct {
+	http *http.Client
+	base string
+}
+
+func newAPIClient(base string) *apiClient {
+	return &apiClient{base: base, http: &http.Client{Timeout: 20 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 100}}}
+}
+
+// do sends a request with the admin token and decodes a 2xx JSON answer into out; it returns the
+// status (0 when no answer came).
+func (c *apiClient) do(ctx context.Context, method, path string, body any, header http.Header, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// get reads a product.
+func (c *apiClient) get(ctx context.Context, id int64) (product, int, error) {
+	var p product
+	status, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/products/%d", id), nil, nil, &p)
+	return p, status, err
+}
+
+// put updates a product, with If-Match naming version when it is not 0.
+func (c *apiClient) put(ctx context.Context, id int64, body map[string]any, version int64) (product, int, error) {
+	h := http.Header{}
+	if version != 0 {
+		h.Set("If-Match", fmt.Sprintf(`"%d-%d"`, id, version))
+	}
+	var p product
+	status, err := c.do(ctx, http.MethodPut, fmt.Sprintf("/api/v1/products/%d", id), body, h, &p)
+	return p, status, err
+}
+
+// metricSum scrapes /metrics and sums the samples of name whose labels include match.
+func (c *apiClient) metricSum(ctx context.Context, name string, match map[string]string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept", "text/plain; version=0.0.4")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("parse /metrics: %w", err)
+	}
+	f, ok := families[name]
+	if !ok {
+		return 0, nil
+	}
+	sum := 0.0
+next:
+	for _, m := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		for k, v := range match {
+			if labels[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			sum += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			sum += m.GetGauge().GetValue()
+		case m.Untyped != nil:
+			sum += m.GetUntyped().GetValue()
+		}
+	}
+	return sum, nil
+}
+
+// status sends a GET without the token and returns the status (0: no answer).
+func status(ctx context.Context, client *http.Client, url string) int {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// isProblem reports whether an error text carries a problem+json body (the do error quotes it).
+func isProblem(err error) bool {
+	return err != nil && strings.Contains(err.Error(), `"type":"urn:product-service:problem:`)
+}

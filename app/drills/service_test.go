@@ -1,0 +1,152 @@
+package drills
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// adminToken is the services' ADMIN_TOKEN.
+const adminToken = "drill-admin-token"
+
+// binary is the product-service binary, built once per test binary into a temp dir that TestMain
+// removes.
+var binary struct {
+	once sync.Once
+	dir  string
+	path string
+	out  string
+	err  error
+}
+
+// serviceBinary builds the product-service binary as users build it, once.
+func serviceBinary(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	binary.once.Do(func() {
+		if binary.dir, binary.err = os.MkdirTemp("", "drill-bin-"); binary.err != nil {
+			return
+		}
+		binary.path = filepath.Join(binary.dir, "product-service")
+		goTool := os.Getenv("GO")
+		if goTool == "" {
+			goTool = "go"
+		}
+		// Not bounded by the drill's context: on a busy machine the first build takes minutes.
+		binary.out, binary.err = runCmd(context.WithoutCancel(ctx), 15*time.Minute, procSpec{
+			env: append(os.Environ(), "CGO_ENABLED=0"), bin: goTool,
+			args: []string{"build", "-trimpath", "-o", binary.path, "./app/cmd/product-service"},
+		})
+	})
+	if binary.err != nil {
+		t.Fatalf("go build ./app/cmd/product-service: %v\n%s", binary.err, binary.out)
+	}
+	return binary.path
+}
+
+// removeBinary deletes the built binary; TestMain calls it after the drills.
+func removeBinary() {
+	if binary.dir != "" {
+		_ = os.RemoveAll(binary.dir)
+	}
+}
+
+// service is one running product-service.
+type service struct {
+	ctx  context.Context
+	t    *testing.T
+	name string
+	addr string
+	base string
+	bin  string
+	env  []string
+	logs string
+	proc *proc
+}
+
+// startService runs `serve` with env and waits until /ready answers 200.
+func startService(ctx context.Context, t *testing.T, logs, name, bin string, env []string) *service {
+	t.Helper()
+	addr := freeAddr(t)
+	s := &service{ctx: ctx, t: t, name: name, addr: addr, base: "http://" + addr, bin: bin, logs: logs,
+		env: append(env, "HTTP_ADDR="+addr)}
+	s.start()
+	return s
+}
+
+// start runs the process (again, on the same address) and waits until it is ready.
+func (s *service) start() {
+	s.t.Helper()
+	s.proc = start(s.ctx, s.t, procSpec{name: s.name, dir: s.logs, env: s.env, bin: s.bin, args: []string{"serve"}})
+	waitHTTP(s.t, s.proc, s.base+"/ready", 60*time.Second)
+}
+
+// stackOptions shape a drill's stack.
+type stackOptions struct {
+	// products seeded (ids 1..products).
+	products int
+	// replicas of the service sharing the database and Redis (1 when 0).
+	replicas int
+	// env is added to every replica's environment, after the defaults (so it overrides them).
+	env []string
+}
+
+// stack is a drill's own PostgreSQL, Redis and services.
+type stack struct {
+	ctx      context.Context
+	t        *testing.T
+	logs     string
+	pg       *pgCluster
+	redis    *redisServer
+	services []*service
+	products int
+	dbURL    string
+}
+
+// newStack starts PostgreSQL and Redis, migrates and seeds with the binary's own commands, and
+// starts the replicas. Everything stops at cleanup.
+func newStack(ctx context.Context, t *testing.T, opts stackOptions) *stack {
+	t.Helper()
+	began := time.Now()
+	logs := logDir(t)
+	bin := serviceBinary(ctx, t)
+	st := &stack{ctx: ctx, t: t, logs: logs, products: opts.products}
+	st.pg = startPostgres(ctx, t, logs)
+	st.redis = startRedis(ctx, t, logs)
+	st.dbURL = st.pg.url(pgDatabase)
+	dbEnv := baseEnv("DATABASE_URL="+st.dbURL, "LOG_LEVEL=warn")
+	runOnce(ctx, t, time.Minute, procSpec{env: dbEnv, bin: bin, args: []string{"migrate"}})
+	runOnce(ctx, t, 2*time.Minute, procSpec{env: dbEnv, bin: bin, args: []string{"seed", "--products", strconv.Itoa(opts.products)}})
+	env := baseEnv(
+		"DATABASE_URL="+st.dbURL, "REDIS_ADDR="+st.redis.addr, "ADMIN_TOKEN="+adminToken, "APP_ENV=test",
+		"LOG_LEVEL=warn", "CACHE_PRESET=protected", "CACHE_NAMESPACE=drill", "SHUTDOWN_TIMEOUT=10s",
+		"DB_SIMULATED_LATENCY=0",
+	)
+	env = append(env, opts.env...)
+	for i := range max(opts.replicas, 1) {
+		name := "service"
+		if opts.replicas > 1 {
+			name += "-" + strconv.Itoa(i+1)
+		}
+		st.services = append(st.services, startService(ctx, t, logs, name, bin, env))
+	}
+	t.Logf("stack ready in %s: postgres 127.0.0.1:%d, redis %s, service %s, %d products",
+		time.Since(began).Round(time.Millisecond), st.pg.port, st.redis.addr, st.services[0].addr, opts.products)
+	return st
+}
+
+// svc is the first (or only) replica.
+func (st *stack) svc() *service { return st.services[0] }
+
+// drillContext bounds a drill: when it ends, every process still running is killed. Call it
+// first, so its cancel runs after every other cleanup.
+// The service binary is built first, so the build's time does not count.
+func drillContext(t *testing.T, limit time.Duration) context.Context {
+	serviceBinary(context.Background(), t)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	t.Cleanup(cancel)
+	return ctx
+}
