@@ -27,7 +27,7 @@ PRODUCTS     ?= 100000
 FUZZTIME     ?= 20s
 REPEAT       ?= 1
 
-.PHONY: help build test test-deps fuzz run db migrate seed bench bench-telemetry compare tools e2e clean
+.PHONY: help build test test-deps fuzz run db migrate seed bench bench-telemetry compare drills tools e2e clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -83,6 +83,17 @@ e2e: tools test-deps ## end-to-end: k6 contract and load smoke, and the service 
 	LOKI_BIN='$(LOKI)' $(GO) test -tags e2e -count=1 -run 'Loki' ./app/cmd/...
 	LOKI_BIN='$(LOKI)' JAEGER_BIN='$(JAEGER)' K6_BIN='$(K6)' POSTGRES_EXPORTER_BIN='$(POSTGRES_EXPORTER)' \
 	  REDIS_EXPORTER_BIN='$(REDIS_EXPORTER)' $(GO) test -tags e2e -count=1 -timeout 10m -v -run '^TestStack$$' ./app/e2e/
+
+DRILLS_REPORT ?= results/drills-$(shell date -u +%Y-%m-%d).md
+
+drills: tools ## failure drills under k6 at 500/s, each with its own PostgreSQL and Redis, then every fuzz target (≥ 1 M executions) → results/drills-<date>.md (~20 min)
+	mkdir -p $(dir $(DRILLS_REPORT))
+	printf '# Drills %s\n\ncommit %s%s\n\n' "$$(date -u +%Y-%m-%d)" "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+	  "$$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')" > '$(DRILLS_REPORT)'
+	DRILLS_REPORT='$(DRILLS_REPORT)' K6_BIN='$(K6)' GO='$(GO)' \
+	  $(GO) test -tags drills -count=1 -v -timeout 60m -run '^TestDrill' ./app/drills/
+	REPORT='$(DRILLS_REPORT)' GO='$(GO)' bash loadtest/drills/fuzz.sh
+	@echo "report: $(DRILLS_REPORT)"
 
 tools: $(K6) $(LOKI) $(JAEGER) $(POSTGRES_EXPORTER) $(REDIS_EXPORTER) ## build/fetch the load and e2e tools into $(TOOLS_DIR), once per version
 

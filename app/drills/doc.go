@@ -5,19 +5,19 @@
 // seeds with the binary's own commands, puts load on the service, does something bad to it and
 // checks what clients saw and what the database holds afterwards.
 //
-// With the build tag drills (`make drills`), every drill runs k6 at RATE=500 requests/s with the
-// scripts of loadtest/drills, split by time into the phases before, during and after the trouble:
+// With the build tag drills (`make drills`), the read load of every drill is k6 at RATE=500
+// requests/s (loadtest/drills/read.js) with 15 s phases, split by wall-clock time into the phases
+// before, during and after the trouble:
 //
-//	TestDrillRedisKilled        redis-server SIGKILLed, restarted on the same port 15 s later
-//	TestDrillPostgresKilled     pg_ctl stop -m immediate, postgres started again 13 s later
-//	TestDrillSIGTERM            SIGTERM under load, then a new process on the same port
-//	TestDrillConcurrentUpdates  many writers with If-Match on one product
-//	TestDrillSlowClients        slowloris, slow bodies, oversized bodies, 2,000 connections
+//	TestDrillRedisKilled        redis-server SIGKILLed, started again empty on the same port
+//	TestDrillPostgresKilled     pg_ctl stop -m immediate under reads and writes, then started again
+//	TestDrillSIGTERM            SIGTERM with reads in flight, then a new process on the same port
+//	TestDrillConcurrentUpdates  16 writers with If-Match on one product
+//	TestDrillSlowClients        slowloris, slow bodies, oversized bodies, idle and kept-alive connections
 //	TestDrillConsistency        writers and readers on two instances sharing Redis (two-level)
 //
-// Without the tag (`make test`), the drills that take a few seconds run with a small Go load
-// generator instead of k6: TestDrillConcurrentUpdates, TestDrillSlowClients and
-// TestDrillSIGTERMInFlight.
+// Without the tag (`make test`), the same drills run with a small Go load generator at 100/s and
+// 4 s phases instead of k6 (about three minutes in all): the same checks, a lighter load.
 //
 // The invalidation window. A write commits in PostgreSQL, deletes the product's keys in Redis and
 // in the writing instance's L1, and publishes the id, before it answers. Redis and the writing
