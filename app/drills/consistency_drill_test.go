@@ -146,7 +146,7 @@ func TestDrillConsistency(t *testing.T) {
 	failed := res.total("", "") - res.total("", outOK)
 	addRow(t, reportRow{
 		drill: "cache consistency under writes, 2 instances, two-level + pub/sub + double delete 200 ms", load: sh.String(),
-		sent: res.total("", "") + len(reads) + readErrs + writes,
+		sent:   res.total("", "") + len(reads) + readErrs + writes,
 		failed: fmt.Sprintf("reads %d + checking reads %d (want 0); writes %d (want 0)", failed, readErrs, len(writeErrs)),
 		p99:    [3]time.Duration{res.get("read", "before").p99, res.get("read", "during").p99, res.get("read", "after").p99},
 		writes: fmt.Sprintf("%d / %d", writes, found),

@@ -73,7 +73,7 @@ func TestDrillConcurrentUpdates(t *testing.T) {
 	failed := res.total("", "") - res.total("", outOK)
 	addRow(t, reportRow{
 		drill: fmt.Sprintf("%d writers, If-Match read-modify-write of one product", writers), load: sh.String(),
-		sent: res.total("", "") + int(ok.Load()+conflicts.Load()+other.Load()),
+		sent:   res.total("", "") + int(ok.Load()+conflicts.Load()+other.Load()),
 		failed: fmt.Sprintf("reads %d (want 0); updates other than 2xx/412: %d (want 0)", failed, other.Load()),
 		p99:    [3]time.Duration{res.get("read", "before").p99, res.get("read", "during").p99, res.get("read", "after").p99},
 		writes: fmt.Sprintf("%d 2xx (%d refused with 412) / version %d → %d, stock %d → %d", ok.Load(), conflicts.Load(),
