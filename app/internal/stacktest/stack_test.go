@@ -671,3 +671,36 @@ func urlPort(s string) (int, bool) {
 	n, err := strconv.Atoi(u.Port())
 	return n, err == nil
 }
+
+// TestComposeApplicationServicesHardened: every service running the product-service image runs
+// as the image's non-root user, on a read-only root filesystem with a tmpfs /tmp, without
+// capabilities or privilege escalation.
+func TestComposeApplicationServicesHardened(t *testing.T) {
+	p := loadAll(t)
+	const image = "product-service-lab/product-service:dev"
+	seen := 0
+	for name, s := range p.Services {
+		if s.Image != image {
+			continue
+		}
+		seen++
+		if !s.ReadOnly {
+			t.Errorf("%s: read_only is not true", name)
+		}
+		if s.User != "" && (s.User == "root" || s.User == "0" || strings.HasPrefix(s.User, "0:")) {
+			t.Errorf("%s: user %q overrides the image's non-root user", name, s.User)
+		}
+		if !slices.ContainsFunc(s.Tmpfs, func(m string) bool { return m == "/tmp" || strings.HasPrefix(m, "/tmp:") }) {
+			t.Errorf("%s: no tmpfs on /tmp (tmpfs %v)", name, s.Tmpfs)
+		}
+		if !slices.Contains(s.CapDrop, "ALL") {
+			t.Errorf("%s: cap_drop %v does not drop ALL", name, s.CapDrop)
+		}
+		if !slices.Contains(s.SecurityOpt, "no-new-privileges:true") {
+			t.Errorf("%s: security_opt %v lacks no-new-privileges:true", name, s.SecurityOpt)
+		}
+	}
+	if seen < 3 {
+		t.Errorf("%d services run %s, want migrate, seed and product-service at least", seen, image)
+	}
+}
