@@ -121,6 +121,21 @@ func (r *loadResult) total(class string, outcome string) int {
 	return n
 }
 
+// describe prints the counts of a class by phase (every class when class is empty).
+func (r *loadResult) describe(class string) string {
+	var parts []string
+	for c, byPhase := range r.buckets {
+		if class != "" && c != class {
+			continue
+		}
+		for phase, b := range byPhase {
+			parts = append(parts, fmt.Sprintf("%s/%s %v", c, phase, b.counts))
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, "; ")
+}
+
 // readLoadSpec describes the read load of a drill.
 type readLoadSpec struct {
 	bases    []string // service base URLs, rotated over

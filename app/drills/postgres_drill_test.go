@@ -91,10 +91,10 @@ func TestDrillPostgresKilled(t *testing.T) {
 			health.summary("health"), health.summary("ready"), recoverLen, recoverFailed, writesAfterFailed),
 	})
 	if cachedFailed != 0 {
-		t.Errorf("%d reads of cached products failed, want 0: %+v", cachedFailed, res.buckets["cached"])
+		t.Errorf("%d reads of cached products failed, want 0: %+v", cachedFailed, res.describe("cached"))
 	}
 	if uncachedWrong != 0 {
-		t.Errorf("%d uncached reads got neither 200 nor (during the outage) 503 problem+json: %+v", uncachedWrong, res.buckets["uncached"])
+		t.Errorf("%d uncached reads got neither 200 nor (during the outage) 503 problem+json: %+v", uncachedWrong, res.describe("uncached"))
 	}
 	if uncachedDuring.counts[outS503] == 0 {
 		t.Error("no uncached read got 503 while PostgreSQL was down: the drill did not bite")

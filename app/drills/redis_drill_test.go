@@ -86,7 +86,7 @@ func TestDrillRedisKilled(t *testing.T) {
 		figures: fmt.Sprintf("breaker opened: %v, closed again: %v; Redis hit ratio %.2f before, ≥ 90 %% of it %s after the restart (want ≤ 10 s)", breakerOpened, breakerClosed, before, recText),
 	})
 	if failed != 0 {
-		t.Errorf("%d reads failed, want 0 (fail open to the database): %+v", failed, res.buckets)
+		t.Errorf("%d reads failed, want 0 (fail open to the database): %+v", failed, res.describe(""))
 	}
 	if !breakerOpened {
 		t.Error("the Redis breaker never showed open (2) while Redis was down")

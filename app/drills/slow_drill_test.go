@@ -120,7 +120,7 @@ func TestDrillSlowClients(t *testing.T) {
 		figures: strings.Join(figures, "; "),
 	})
 	if failed != 0 {
-		t.Errorf("%d reads failed during the attacks: %+v", failed, res.buckets)
+		t.Errorf("%d reads failed during the attacks: %+v", failed, res.describe(""))
 	}
 }
 

@@ -91,6 +91,6 @@ func TestDrillConcurrentUpdates(t *testing.T) {
 		t.Errorf("%d updates failed otherwise: %v", other.Load(), otherErrs[:min(5, len(otherErrs))])
 	}
 	if failed != 0 {
-		t.Errorf("%d reads failed: %+v", failed, res.buckets)
+		t.Errorf("%d reads failed: %+v", failed, res.describe(""))
 	}
 }

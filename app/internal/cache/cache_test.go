@@ -518,3 +518,28 @@ func TestInvalidationSurvivesARedisOutage(t *testing.T) {
 	}
 	t.Fatalf("%d invalidations still pending 5 s after Redis came back", s.Status().PendingInvalidations)
 }
+
+// Redis skipped (breaker open) and the database down at once: a product Redis still holds is
+// served from it, past the breaker, instead of a 503; one Redis does not hold still fails.
+func TestRescueFromRedisWhenDatabaseDown(t *testing.T) {
+	f := newFixture(t, 0)
+	s := f.store("protected")
+	want, _ := mustProduct(t, s, 3)
+	for range 10 {
+		_, _ = s.breaker.Execute(func() (struct{}, error) { return struct{}{}, errors.New("induced failure") })
+	}
+	if st := s.Status().Breaker; st != "open" {
+		t.Fatalf("breaker %s after induced failures, want open", st)
+	}
+	f.src.down.Store(true)
+	got, err := s.Product(context.Background(), 3)
+	if err != nil || got.Version != want.Version || got.Name != want.Name {
+		t.Fatalf("product 3 with the breaker open and the database down: %s, %v; want %s from Redis", describe(got), err, describe(want))
+	}
+	if n := testutil.ToFloat64(s.m.rescues); n != 1 {
+		t.Errorf("cache_redis_rescues_total = %v, want 1", n)
+	}
+	if _, err := s.Product(context.Background(), 4); !errors.Is(err, catalog.ErrUnavailable) {
+		t.Errorf("product 4 (never cached) with the database down: %v, want ErrUnavailable", err)
+	}
+}

@@ -29,6 +29,8 @@ type counting struct {
 	mu    sync.Mutex
 	loads map[int64]int
 	total atomic.Int64
+	// down makes every load fail as an unreachable database does.
+	down atomic.Bool
 }
 
 func (c *counting) count(ids ...int64) {
@@ -42,6 +44,9 @@ func (c *counting) count(ids ...int64) {
 
 func (c *counting) Product(ctx context.Context, id int64) (catalog.Product, error) {
 	c.count(id)
+	if c.down.Load() {
+		return catalog.Product{}, fmt.Errorf("load product %d: %w", id, catalog.ErrUnavailable)
+	}
 	return c.Store.Product(ctx, id)
 }
 

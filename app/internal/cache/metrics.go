@@ -24,6 +24,7 @@ type Metrics struct {
 	policyInfo      *prometheus.GaugeVec
 	policyChanges   prometheus.Counter
 	breakerState    prometheus.Gauge
+	rescues         prometheus.Counter
 	reg             prometheus.Registerer
 }
 
@@ -79,11 +80,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		breakerState: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cache_redis_breaker_state", Help: "Redis circuit breaker: 0 closed, 1 half-open, 2 open.",
 		}),
+		rescues: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_redis_rescues_total", Help: "Reads served from Redis past the breaker after Redis was skipped and the database failed too.",
+		}),
 	}
 	m.reg = reg
 	reg.MustRegister(m.requests, m.dbLoads, m.locks, m.lockWait, m.sfShared, m.bloomRejects, m.bloomFalsePos,
 		m.invalidations, m.invalidationLag, m.l1Evictions, m.payloadBytes, m.codecSeconds, m.policyInfo,
-		m.policyChanges, m.breakerState)
+		m.policyChanges, m.breakerState, m.rescues)
 	// Every series exists from the start, so rates and ratios are defined before the first event.
 	for _, layer := range []string{"l1", "redis"} {
 		for _, result := range []string{"hit", "miss", "null_hit", "error"} {

@@ -106,6 +106,7 @@ func readLayers[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (T,
 		}
 		s.m.requests.WithLabelValues("l1", "miss").Inc()
 	}
+	troubled := false
 	if p.usesRedis() {
 		v, found, err := lookupRedis(ctx, s, p, sp)
 		switch {
@@ -113,14 +114,46 @@ func readLayers[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (T,
 			return v, nil
 		case errors.Is(err, catalog.ErrNotFound):
 			return zero, err
+		case errors.Is(err, errRedisTrouble):
+			troubled = true
 		}
 	}
 	record(ctx, Miss)
-	return loadProtected(ctx, s, p, sp)
+	v, err := loadProtected(ctx, s, p, sp)
+	if err != nil && troubled && errors.Is(err, catalog.ErrUnavailable) {
+		// Redis was skipped (breaker open, or a timeout) and the database is down too: one more
+		// look in Redis, past the breaker, before answering 503. A busy Redis that tripped the
+		// breaker usually still holds the value.
+		if v, ok := rescue(ctx, s, sp); ok {
+			return v, nil
+		}
+	}
+	return v, err
+}
+
+// errRedisTrouble says a Redis lookup failed (breaker open, timeout, bad value): not a miss.
+var errRedisTrouble = errors.New("redis lookup failed")
+
+// rescue reads sp.key from Redis once, past the breaker, for a read whose database load failed.
+// A key with a pending invalidation is never served.
+func rescue[T any](ctx context.Context, s *Store, sp spec[T]) (T, bool) {
+	var v T
+	if s.pending.has(sp.key) {
+		return v, false
+	}
+	raw, err := s.rdb.Get(ctx, sp.key).Bytes()
+	if err != nil || s.decode(raw, &v) != nil {
+		return v, false
+	}
+	s.m.rescues.Inc()
+	s.m.requests.WithLabelValues("redis", "hit").Inc()
+	record(ctx, HitRedis)
+	return v, true
 }
 
 // lookupRedis reads sp.key from Redis. found reports a value; a cached "not found" comes back as
-// catalog.ErrNotFound; Redis trouble is counted and reported as not found, so the caller loads.
+// catalog.ErrNotFound; Redis trouble is counted and reported as errRedisTrouble, so the caller
+// loads (and may try Redis once more if the database fails too).
 func lookupRedis[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (v T, found bool, err error) {
 	refreshAhead := p.Refresh && p.RefreshAhead > 0
 	raw, pttl, err := s.redisGet(ctx, sp.key, refreshAhead)
@@ -130,7 +163,7 @@ func lookupRedis[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (v
 		return v, false, nil
 	case err != nil:
 		s.m.requests.WithLabelValues("redis", "error").Inc()
-		return v, false, nil
+		return v, false, errRedisTrouble
 	}
 	err = s.decode(raw, &v)
 	if errors.Is(err, errNullValue) {
