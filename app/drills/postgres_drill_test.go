@@ -29,7 +29,13 @@ func TestDrillPostgresKilled(t *testing.T) {
 	warm(ctx, t, api, cached)
 	originals := loadOriginals(ctx, t, st, writesFrom, products-int(writesFrom)+1)
 
-	const recoverLen = 3 * time.Second
+	// The kill comes killDelay into phase "during", so the reads of "before" have answered by then
+	// (uncached reads of "during" may succeed or get 503); "after" begins recoverLen after the
+	// restart was started, time for PostgreSQL to replay its WAL and accept connections.
+	killDelay, recoverLen := 500*time.Millisecond, 3*time.Second
+	if useK6 {
+		killDelay, recoverLen = 2*time.Second, 5*time.Second
+	}
 	names := []string{"before", "during", "recover", "after"}
 	sched := newSchedule(time.Second, names, sh.phase, sh.phase, recoverLen, sh.phase)
 	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().base}, rate: sh.rate, sched: sched,
@@ -38,7 +44,7 @@ func TestDrillPostgresKilled(t *testing.T) {
 	writes := startWriter(ctx, writerSpec{api: api, rate: writeRate, sched: sched, from: writesFrom, originals: originals})
 	probes := probeHealth(ctx, st.svc().base, sched)
 
-	sleepUntil(ctx, sched.start("during"))
+	sleepUntil(ctx, sched.start("during").Add(killDelay))
 	st.pg.kill()
 	sleepUntil(ctx, sched.start("recover"))
 	st.pg.start()
@@ -63,9 +69,16 @@ func TestDrillPostgresKilled(t *testing.T) {
 	uncachedWrong := bad("uncached", "before") + bad("uncached", "during", outS503) + bad("uncached", "after")
 	var writesDuring, writes503During, writesAfterFailed int
 	var writeLat []time.Duration
+	failedStatuses := map[int]int{}
 	for _, w := range ws {
+		if !w.acked() {
+			failedStatuses[w.status]++
+		}
 		switch w.phase {
 		case "during":
+			if w.acked() {
+				break // sent before the kill took effect
+			}
 			writesDuring++
 			writeLat = append(writeLat, w.lat)
 			if w.status == http.StatusServiceUnavailable {
@@ -80,14 +93,14 @@ func TestDrillPostgresKilled(t *testing.T) {
 	recoverFailed := res.get("uncached", "recover").sent() - res.get("uncached", "recover").counts[outOK]
 
 	addRow(t, reportRow{
-		drill: "PostgreSQL killed (immediate stop, back after " + sh.phase.String() + ")", load: sh.String(),
+		drill: fmt.Sprintf("PostgreSQL killed (immediate stop %s into phase during, started again %s later)", killDelay, sh.phase-killDelay), load: sh.String(),
 		sent: res.total("", ""),
 		failed: fmt.Sprintf("cached reads %d (want 0); uncached reads during: %d of %d answered 503 problem+json, %d otherwise wrong (want 0)",
 			cachedFailed, uncachedDuring.counts[outS503], uncachedDuring.sent(), uncachedWrong),
 		p99:    [3]time.Duration{res.get("cached", "before").p99, res.get("cached", "during").p99, res.get("cached", "after").p99},
 		writes: check.String(),
-		figures: fmt.Sprintf("uncached reads p99 during %s (want ≤ 2 s); writes during: %d, %d got 503, p99 %s; /health %s; /ready %s; first %s after the restart: %d uncached reads failed; after: %d writes failed",
-			ms(uncachedDuring.p99), writesDuring, writes503During, ms(percentile(writeLat, 0.99)),
+		figures: fmt.Sprintf("uncached reads p99 during %s (want ≤ 2 s); writes refused during: %d, %d with 503, p99 %s (statuses of all failed writes %v); /health %s; /ready %s; first %s after the restart: %d uncached reads failed; after: %d writes failed",
+			ms(uncachedDuring.p99), writesDuring, writes503During, ms(percentile(writeLat, 0.99)), failedStatuses,
 			health.summary("health"), health.summary("ready"), recoverLen, recoverFailed, writesAfterFailed),
 	})
 	if cachedFailed != 0 {

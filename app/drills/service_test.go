@@ -124,6 +124,10 @@ func newStack(ctx context.Context, t *testing.T, opts stackOptions) *stack {
 		"DATABASE_URL="+st.dbURL, "REDIS_ADDR="+st.redis.addr, "ADMIN_TOKEN="+adminToken, "APP_ENV=test",
 		"LOG_LEVEL=warn", "CACHE_PRESET=protected", "CACHE_NAMESPACE=drill", "SHUTDOWN_TIMEOUT=10s",
 		"DB_SIMULATED_LATENCY=0",
+		// 250 ms instead of the default 50 ms: the drills share two cores with their load
+		// generator, PostgreSQL and Redis, and a starved Redis reply must not pass for a dead Redis.
+		// What they test is the service with Redis or PostgreSQL gone, not the timeout's tuning.
+		"REDIS_TIMEOUT=250ms",
 	)
 	env = append(env, opts.env...)
 	for i := range max(opts.replicas, 1) {

@@ -52,6 +52,8 @@ func classify(err error) error {
 		errors.Is(err, driver.ErrBadConn),
 		errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF),
+		// The connection died under a transaction (a crashed server): pgx's "conn closed".
+		errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, net.ErrClosed),
 		errors.As(err, &connErr),
 		errors.As(err, &netErr):
 		return fmt.Errorf("%w: %w", catalog.ErrUnavailable, err)
