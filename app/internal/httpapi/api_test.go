@@ -32,6 +32,13 @@ const (
 // newAPI serves a router over a fresh database seeded with products 1..products.
 func newAPI(t *testing.T, adminToken string) (*httptest.Server, *bytes.Buffer) {
 	t.Helper()
+	srv, logs, _ := newDBAPI(t, adminToken)
+	return srv, logs
+}
+
+// newDBAPI is newAPI that also returns the database, for tests that look at the rows themselves.
+func newDBAPI(t *testing.T, adminToken string) (*httptest.Server, *bytes.Buffer, *gorm.DB) {
+	t.Helper()
 	db := testdb.New(t)
 	sqlDB, err := db.Gorm.DB()
 	if err != nil {
@@ -41,7 +48,8 @@ func newAPI(t *testing.T, adminToken string) (*httptest.Server, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	store := pgstore.New(db.Gorm, pgstore.Options{QueryTimeout: 5 * time.Second})
-	return serve(t, store, store.Ping, adminToken)
+	srv, logs := serve(t, store, store.Ping, adminToken)
+	return srv, logs, db.Gorm
 }
 
 func serve(t *testing.T, store catalog.Store, ping func(context.Context) error, adminToken string) (*httptest.Server, *bytes.Buffer) {

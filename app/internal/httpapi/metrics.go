@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -43,6 +44,17 @@ func routeLabel(c *gin.Context) string {
 	return "unmatched"
 }
 
+// methodLabel is the request's method when it is one of HTTP's own, else "other": a client
+// choosing arbitrary methods must not create a label value per method.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
 // middleware counts and times every request; a sampled request's latency carries its trace id as
 // an exemplar, so a latency panel leads to the trace.
 func (m *Metrics) middleware() gin.HandlerFunc {
@@ -51,9 +63,9 @@ func (m *Metrics) middleware() gin.HandlerFunc {
 		m.inFlight.Inc()
 		c.Next()
 		m.inFlight.Dec()
-		route := routeLabel(c)
-		m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
-		obs := m.latency.WithLabelValues(c.Request.Method, route)
+		method, route := methodLabel(c.Request.Method), routeLabel(c)
+		m.requests.WithLabelValues(method, route, strconv.Itoa(c.Writer.Status())).Inc()
+		obs := m.latency.WithLabelValues(method, route)
 		elapsed := time.Since(start).Seconds()
 		sc := trace.SpanContextFromContext(c.Request.Context())
 		if ex, ok := obs.(prometheus.ExemplarObserver); ok && sc.IsSampled() {

@@ -89,7 +89,8 @@ func DecodeCursor(s string) (int64, error) {
 	if len(s) > 64 {
 		return 0, fmt.Errorf("cursor is not one this service issued")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	// Strict: padding bits must be zero, so each cursor has exactly one spelling.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || !strings.HasPrefix(string(raw), cursorPrefix) {
 		return 0, fmt.Errorf("cursor is not one this service issued")
 	}

@@ -157,3 +157,21 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseLimit(f *testing.F) {
+	for _, s := range []string{"", "1", "20", "100", "0", "101", "-1", "1e2", " 5", "+5", "05", "９"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseLimit(s)
+		if err != nil {
+			return
+		}
+		if n < 1 || n > 100 {
+			t.Fatalf("ParseLimit(%q) = %d, outside 1..100", s, n)
+		}
+		if want, _ := strconv.Atoi(s); s != "" && want != n {
+			t.Fatalf("ParseLimit(%q) = %d, strconv says %d", s, n, want)
+		}
+	})
+}

@@ -65,6 +65,9 @@ type Options struct {
 func New(d Deps, opts Options) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// gin answers a trailing-slash redirect before any middleware runs (no X-Request-ID, no log,
+	// no metrics, no span); without it such a path is a 404 problem like any unknown route.
+	r.RedirectTrailingSlash = false
 	r.ContextWithFallback = true
 	preset := func() string { return "" }
 	if d.Cache != nil {
