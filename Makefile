@@ -17,6 +17,9 @@ POSTGRES_EXPORTER_VERSION := 0.11.1-3+b5
 POSTGRES_EXPORTER := $(TOOLS_DIR)/postgres-exporter-$(POSTGRES_EXPORTER_VERSION)/prometheus-postgres-exporter
 REDIS_EXPORTER_VERSION := 1.45.0-2+b4
 REDIS_EXPORTER := $(TOOLS_DIR)/redis-exporter-$(REDIS_EXPORTER_VERSION)/prometheus-redis-exporter
+# nginx for the edge cache (observability/nginx-edge.conf) run natively: Debian's build, unpacked.
+NGINX_VERSION := 1.22.1-9+deb12u11
+NGINX := $(TOOLS_DIR)/nginx-$(NGINX_VERSION)/nginx
 
 # Local servers (make run, make bench). Tests use TEST_DATABASE_URL / TEST_REDIS_ADDR instead.
 PG_ADMIN_URL ?= postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable
@@ -27,7 +30,7 @@ PRODUCTS     ?= 100000
 FUZZTIME     ?= 20s
 REPEAT       ?= 1
 
-.PHONY: help build test test-deps fuzz run db migrate seed bench bench-telemetry compare drills tools e2e clean
+.PHONY: help build test test-deps fuzz vulncheck run db migrate seed bench bench-telemetry profile compare drills tools e2e clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -53,6 +56,14 @@ fuzz: ## run each fuzz target for FUZZTIME
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
+# govulncheck's database is vuln.go.dev; where only the Go module proxy is reachable, point GOVULNDB
+# at a local copy (file:///abs/dir; README, Security, says how to build one).
+GOVULNCHECK_VERSION := v1.8.0
+GOVULNDB ?= https://vuln.go.dev
+
+vulncheck: ## known vulnerabilities in the code paths we call (govulncheck, pinned; needs vuln.go.dev or GOVULNDB)
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -db '$(GOVULNDB)' ./...
+
 db: ## create the local database named in DATABASE_URL if it is missing
 	@name=$$(echo "$(DATABASE_URL)" | sed -E 's#^[^/]*//[^/]*/([^?]*).*#\1#'); \
 	psql "$(PG_ADMIN_URL)" -tAc "SELECT 1 FROM pg_database WHERE datname = '$$name'" | grep -q 1 || \
@@ -73,14 +84,18 @@ bench: tools ## service vs bare baselines under k6: uncached (net/http+pgx), eac
 bench-telemetry: tools ## max throughput with telemetry off, logs to Loki, traces at 100 % and 10 %
 	K6='$(K6)' LOKI='$(LOKI)' JAEGER='$(JAEGER)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/bench-telemetry.sh
 
-compare: tools ## every k6 scenario × cache preset at 500/s, DB latency 200 ms → results/compare-<date>.md (~20 min a repeat; QUICK=1 ~4 min, checked; REPEAT=2 prints the spread)
-	GO='$(GO)' $(GO) run ./app/cmd/compare -k6 '$(K6)' -pg-admin-url '$(PG_ADMIN_URL)' -redis-addr '$(REDIS_ADDR)' \
+profile: $(K6) ## 30 s CPU profile of the service under the 500/s read load (k6 read.js) → results/cpu-<date>.pprof, top functions printed
+	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' REDIS_ADDR='$(REDIS_ADDR)' PRODUCTS='$(PRODUCTS)' GO='$(GO)' bash loadtest/profile.sh
+
+compare: tools ## every k6 scenario × cache preset (and the nginx edge in front of protected) at 500/s, DB latency 200 ms → results/compare-<date>.md (~20 min a repeat; QUICK=1 ~4 min, checked; REPEAT=2 prints the spread)
+	GO='$(GO)' $(GO) run ./app/cmd/compare -k6 '$(K6)' -nginx '$(NGINX)' -pg-admin-url '$(PG_ADMIN_URL)' -redis-addr '$(REDIS_ADDR)' \
 	  -products '$(PRODUCTS)' -repeat '$(REPEAT)' $(if $(filter 1,$(QUICK)),-quick -check)
 
-e2e: tools test-deps ## end-to-end: k6 contract and load smoke, and the service shipping logs to a real Loki
+e2e: tools test-deps ## end-to-end: k6 contract and load smoke, the service shipping logs to a real Loki, the nginx edge cache natively
 	$(LOKI) -config.file=loki/loki.yaml -config.expand-env=true -verify-config
 	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/e2e.sh
 	LOKI_BIN='$(LOKI)' $(GO) test -tags e2e -count=1 -run 'Loki' ./app/cmd/...
+	NGINX_BIN='$(NGINX)' $(GO) test -tags e2e -count=1 -v -run '^TestEdge' ./app/cmd/compare/
 	LOKI_BIN='$(LOKI)' JAEGER_BIN='$(JAEGER)' K6_BIN='$(K6)' POSTGRES_EXPORTER_BIN='$(POSTGRES_EXPORTER)' \
 	  REDIS_EXPORTER_BIN='$(REDIS_EXPORTER)' $(GO) test -tags e2e -count=1 -timeout 10m -v -run '^TestStack$$' ./app/e2e/
 
@@ -95,7 +110,7 @@ drills: tools ## failure drills under k6 at 500/s, each with its own PostgreSQL 
 	REPORT='$(DRILLS_REPORT)' GO='$(GO)' bash loadtest/drills/fuzz.sh
 	@echo "report: $(DRILLS_REPORT)"
 
-tools: $(K6) $(LOKI) $(JAEGER) $(POSTGRES_EXPORTER) $(REDIS_EXPORTER) ## build/fetch the load and e2e tools into $(TOOLS_DIR), once per version
+tools: $(K6) $(LOKI) $(JAEGER) $(POSTGRES_EXPORTER) $(REDIS_EXPORTER) $(NGINX) ## build/fetch the load and e2e tools into $(TOOLS_DIR), once per version
 
 $(K6):
 	mkdir -p $(dir $@)
@@ -106,6 +121,9 @@ $(POSTGRES_EXPORTER):
 
 $(REDIS_EXPORTER):
 	bash observability/e2e/debian-tool.sh prometheus-redis-exporter $(REDIS_EXPORTER_VERSION) $@
+
+$(NGINX):
+	bash observability/e2e/debian-tool.sh nginx $(NGINX_VERSION) $@
 
 $(JAEGER):
 	GO='$(GO)' bash observability/build-go-tool.sh github.com/jaegertracing/jaeger $(JAEGER_VERSION) ./cmd/jaeger $@

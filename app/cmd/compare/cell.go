@@ -2,13 +2,14 @@ package main
 
 // cell is one scenario × preset run of the matrix.
 type cell struct {
-	Key     cellKey   `json:"key"`
-	Repeat  int       `json:"repeat"`
-	Seconds float64   `json:"seconds"` // how long its main load lasted
-	K6      k6Summary `json:"k6"`
-	Service growth    `json:"service"`
-	Exit    int       `json:"exit"`            // k6's exit status: 0, or 99 when a threshold was crossed
-	Err     string    `json:"error,omitempty"` // why the cell has no figures
+	Key     cellKey    `json:"key"`
+	Repeat  int        `json:"repeat"`
+	Seconds float64    `json:"seconds"` // how long its main load lasted
+	K6      k6Summary  `json:"k6"`
+	Service growth     `json:"service"`
+	Edge    *edgeStats `json:"edge,omitempty"`  // the edge column: its product reads by cache status
+	Exit    int        `json:"exit"`            // k6's exit status: 0, or 99 when a threshold was crossed
+	Err     string     `json:"error,omitempty"` // why the cell has no figures
 }
 
 // figures are a cell's numbers as the report shows them.
@@ -19,9 +20,11 @@ type figures struct {
 	// Shield is the share of product reads that cost no database load.
 	Shield          *float64
 	L1Hit, RedisHit *float64
-	LockTimeouts    float64
-	StaleReads      *float64
-	ThresholdsOK    bool
+	// EdgeHit is the share of product reads the edge answered from its cache (edge column only).
+	EdgeHit      *float64
+	LockTimeouts float64
+	StaleReads   *float64
+	ThresholdsOK bool
 }
 
 // loads are the cell's database loads, without those its script's setup made on purpose (the
@@ -38,6 +41,7 @@ func (c cell) figures() figures {
 		P50: c.K6.P50, P95: c.K6.P95, P99: c.K6.P99,
 		ErrorRate:    c.K6.FailedRate,
 		L1Hit:        c.Service.L1.hitRatio(),
+		EdgeHit:      c.Edge.hitRatio(),
 		RedisHit:     c.Service.Redis.hitRatio(),
 		LockTimeouts: c.Service.Locks["timeout"],
 		StaleReads:   c.K6.StaleReads,
@@ -46,8 +50,13 @@ func (c cell) figures() figures {
 	if c.Seconds > 0 {
 		f.DBLoadsPerS = total / c.Seconds
 	}
-	if c.Service.ProductReads > 0 {
-		s := max(0, 1-read/c.Service.ProductReads)
+	// Behind the edge the service sees only the reads the edge did not answer itself.
+	reads := c.Service.ProductReads
+	if c.Edge != nil {
+		reads += c.Edge.answered()
+	}
+	if reads > 0 {
+		s := max(0, 1-read/reads)
 		f.Shield = &s
 	}
 	return f

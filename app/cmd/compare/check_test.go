@@ -104,3 +104,37 @@ func TestCheckExpectedCrossing(t *testing.T) {
 		t.Errorf("an expected crossing must pass and say why:\n%s", res.text())
 	}
 }
+
+func TestCheckEdge(t *testing.T) {
+	scen := []string{"read"}
+	cols := []string{"protected", edgeColumn}
+	cells := func(edgeLoads, hits float64) []cell {
+		c := matrixCells(scen, cols, 1, 1)
+		c[0].Service.DBLoads["miss"] = 100
+		c[1].Service.DBLoads["miss"] = edgeLoads
+		c[1].Edge = &edgeStats{Preset: "protected", Reads: 1000, ByStatus: map[string]float64{"HIT": hits, "MISS": 1000 - hits}}
+		return c
+	}
+	tests := []struct {
+		name  string
+		cells []cell
+		ok    bool
+		want  string
+	}{
+		{"fewer loads through the edge", cells(60, 700), true, "ok   read: edge (protected behind nginx) 60 database loads ≤ protected alone 100 (repeat 1)"},
+		{"within the tolerance", cells(112, 700), true, "ok   read: edge (protected behind nginx) 112 database loads ≤ protected alone 100"},
+		{"more loads through the edge", cells(130, 700), false, "FAIL read: edge (protected behind nginx) 130 database loads above protected alone 100"},
+		{"an edge that answered nothing", cells(60, 0), false, "FAIL read: the edge answered 0.0 % of 1000 product reads from its cache"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := check(tt.cells, scen, cols, 1)
+			if res.ok() != tt.ok || !strings.Contains(res.text(), tt.want) {
+				t.Errorf("ok = %v (want %v), verdict lacks %q:\n%s", res.ok(), tt.ok, tt.want, res.text())
+			}
+		})
+	}
+	if res := check(matrixCells(scen, cols, 1, 1), scen, cols, 1); res.ok() {
+		t.Errorf("an edge cell without edge figures passed:\n%s", res.text())
+	}
+}

@@ -16,6 +16,7 @@ import (
 // machine is what the report's header records about where and what ran.
 type machine struct {
 	Commit, GoVersion, K6Version, PostgresVersion, RedisVersion string
+	NginxVersion                                                string // with -edge
 	Cores                                                       int
 	CPU, Kernel, Memory, LoadAtStart                            string
 }

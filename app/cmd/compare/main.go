@@ -21,10 +21,18 @@
 // settings; a table per scenario; the repeat spread), SVG charts in -results/compare-<date>/, and
 // each cell's k6 summary under -results/compare-<date>/cells/.
 //
+// -edge (on by default; -edge=false or EDGE=0 turns it off) adds the column "edge" to every
+// scenario: the -edge-preset preset (protected) with k6 reading through a fresh native nginx edge
+// cache per cell (-nginx, from `make tools`), which runs observability/nginx-edge.conf with only
+// its addresses substituted, in a temp prefix (edge.go). Its edge hit ratio comes from
+// cache_status in the edge's JSON access log.
+//
 // -quick runs each cell for a few seconds (CI proves the pipeline with it); -check then verifies
 // that every cell ran, that naive costs more database loads than protected on breakdown and
-// penetration, and that every threshold held where it should, and exits 1 otherwise. -repeat 2 runs
-// the matrix twice and prints the spread of each figure between the runs.
+// penetration, that on read the edge answered reads from its cache and cost no more database loads
+// than its preset alone (within 10 % + 5), and that every threshold held where it should, and
+// exits 1 otherwise. -repeat 2 runs the matrix twice and prints the spread of each figure between
+// the runs.
 //
 // Usage:
 //
@@ -33,9 +41,10 @@
 //	                         [-k6 PATH] [-pg-admin-url URL] [-db-name products_compare]
 //	                         [-redis-addr 127.0.0.1:6379] [-results results]
 //	                         [-base-url URL -admin-token T [-database-url URL]]
+//	                         [-edge=false] [-edge-preset protected] [-nginx PATH]
 //
 // Each flag may also come from the environment (QUICK=1, K6, PG_ADMIN_URL, REDIS_ADDR, PRODUCTS,
-// RESULTS_DIR); a flag wins.
+// RESULTS_DIR, EDGE, NGINX); a flag wins.
 package main
 
 import (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -12,11 +13,11 @@ import (
 // matrix goes on, unless the run was interrupted or the service died.
 func (c *comparison) matrix(ctx context.Context) ([]cell, error) {
 	var cells []cell
-	total := c.o.repeat * len(c.o.scenarios) * len(c.o.presets)
+	total := c.o.repeat * len(c.o.scenarios) * len(c.o.columns())
 	for r := 1; r <= c.o.repeat; r++ {
 		for _, name := range c.o.scenarios {
 			s, _ := findScenario(name)
-			for _, preset := range c.o.presets {
+			for _, preset := range c.o.columns() {
 				if ctx.Err() != nil {
 					return cells, ctx.Err()
 				}
@@ -45,13 +46,18 @@ func (c *comparison) serviceAlive(ctx context.Context) bool {
 }
 
 // cell runs one cell: preset, reset, warm-up where the preset has it, the warm load where the
-// scenario has one, then the measured k6 run between two scrapes.
-func (c *comparison) cell(ctx context.Context, repeat int, s scenario, preset string) cell {
-	ce := cell{Key: cellKey{s.name, preset}, Repeat: repeat, Seconds: s.seconds(c.o.quick)}
-	id := fmt.Sprintf("r%d-%s-%s", repeat, s.name, preset)
+// scenario has one, then the measured k6 run between two scrapes. The column edgeColumn is the
+// preset -edge-preset with k6 reading through a fresh native nginx edge (edge.go).
+func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column string) cell {
+	ce := cell{Key: cellKey{s.name, column}, Repeat: repeat, Seconds: s.seconds(c.o.quick)}
+	id := fmt.Sprintf("r%d-%s-%s", repeat, s.name, column)
 	fail := func(err error) cell {
 		ce.Err = err.Error()
 		return ce
+	}
+	preset := column
+	if column == edgeColumn {
+		preset = c.o.edgePreset
 	}
 	if err := c.admin.setPreset(ctx, preset); err != nil {
 		return fail(err)
@@ -90,8 +96,24 @@ func (c *comparison) cell(ctx context.Context, repeat int, s scenario, preset st
 	for k, v := range s.env(c.o.quick) {
 		env[k] = v
 	}
+	var e *edge
+	if column == edgeColumn {
+		if e, err = startEdge(ctx, c.o.nginx, c.root, strings.TrimPrefix(c.base, "http://")); err != nil {
+			return fail(fmt.Errorf("start the edge: %w", err))
+		}
+		defer e.remove()
+		defer e.stop()
+		env["BASE_URL"] = e.base
+	}
 	if ce.Exit, err = c.k6(ctx, s.name, env, s.seconds(c.o.quick), id); err != nil {
 		return fail(err)
+	}
+	if e != nil {
+		e.stop() // flushes the access log
+		if ce.Edge, err = readEdgeLog(e.logPath()); err != nil {
+			return fail(err)
+		}
+		ce.Edge.Preset = preset
 	}
 	after, err := scrape(ctx, c.metrics, c.base)
 	if err != nil {

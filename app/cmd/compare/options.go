@@ -33,6 +33,11 @@ type options struct {
 	baseURL     string
 	adminToken  string
 	databaseURL string
+	// edge adds the column "edge": each scenario once more through a native nginx edge
+	// (observability/nginx-edge.conf, binary nginx) in front of the service at edgePreset.
+	edge       bool
+	edgePreset string
+	nginx      string
 }
 
 // parseOptions reads the flags, with defaults from the environment (lookup).
@@ -66,6 +71,10 @@ func parseOptions(args []string, lookup func(string) (string, bool)) (options, e
 	fs.StringVar(&o.baseURL, "base-url", "", "measure this running service instead of starting one")
 	fs.StringVar(&o.adminToken, "admin-token", env("ADMIN_TOKEN", ""), "with -base-url: its admin token (env ADMIN_TOKEN)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "with -base-url: its database, read for the is_hot ids (optional)")
+	fs.BoolVar(&o.edge, "edge", env("EDGE", "1") == "1", "run each scenario once more through the nginx edge cache: the column \"edge\" (env EDGE=0 turns it off)")
+	fs.StringVar(&o.edgePreset, "edge-preset", "protected", "the service's preset behind the edge")
+	fs.StringVar(&o.nginx, "nginx", env("NGINX", filepath.Join(home, ".cache/product-service-lab/tools/nginx-1.22.1-9+deb12u11/nginx")),
+		"nginx binary for -edge (env NGINX)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -90,6 +99,9 @@ func (o options) validate() error {
 		if !slices.Contains(allPresets, p) {
 			bad("-presets: unknown preset %q (want %s)", p, strings.Join(allPresets, ", "))
 		}
+	}
+	if o.edge && !slices.Contains(allPresets, o.edgePreset) {
+		bad("-edge-preset: unknown preset %q (want %s)", o.edgePreset, strings.Join(allPresets, ", "))
 	}
 	if len(o.scenarios) == 0 || len(o.presets) == 0 {
 		bad("-scenarios and -presets must name at least one each")
@@ -121,6 +133,17 @@ func (o options) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// edgeColumn names the edge's column (a row of each scenario's table), after the presets.
+const edgeColumn = "edge"
+
+// columns are the report's rows of each scenario: the presets, then the edge when it runs.
+func (o options) columns() []string {
+	if !o.edge {
+		return o.presets
+	}
+	return append(slices.Clip(o.presets), edgeColumn)
 }
 
 func splitList(s string) []string {

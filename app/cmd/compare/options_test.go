@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,6 +57,31 @@ func TestParseOptions(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "the edge column after the presets, on by default",
+			args: []string{"-presets", "none,protected"},
+			check: func(t *testing.T, o options) {
+				if d := cmp.Diff([]string{"none", "protected", edgeColumn}, o.columns()); d != "" {
+					t.Errorf("columns (-want +got):\n%s", d)
+				}
+				if d := cmp.Diff([]string{"none", "protected"}, o.presets); d != "" {
+					t.Errorf("presets changed by columns() (-want +got):\n%s", d)
+				}
+				if o.edgePreset != "protected" || !strings.HasSuffix(o.nginx, "/nginx") {
+					t.Errorf("edge defaults: preset %q, nginx %q", o.edgePreset, o.nginx)
+				}
+			},
+		},
+		{
+			name: "EDGE=0 drops the edge column",
+			env:  map[string]string{"EDGE": "0", "NGINX": "/opt/nginx"},
+			check: func(t *testing.T, o options) {
+				if o.edge || slices.Contains(o.columns(), edgeColumn) || o.nginx != "/opt/nginx" {
+					t.Errorf("edge %v, columns %v, nginx %s", o.edge, o.columns(), o.nginx)
+				}
+			},
+		},
+		{name: "unknown edge preset", args: []string{"-edge-preset", "lru"}, wantErr: `-edge-preset: unknown preset "lru"`},
 		{name: "unknown scenario", args: []string{"-scenarios", "read,burst"}, wantErr: `unknown scenario "burst"`},
 		{name: "unknown preset", args: []string{"-presets", "lru"}, wantErr: `unknown preset "lru"`},
 		{name: "repeat bounds", args: []string{"-repeat", "0"}, wantErr: "-repeat must be 1..5"},

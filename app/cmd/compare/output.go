@@ -17,12 +17,12 @@ func (c *comparison) write(cells []cell, verdict *checkResult) error {
 	if err := os.WriteFile(filepath.Join(c.outDir, "cells.json"), data, 0o644); err != nil {
 		return err
 	}
-	charts, err := writeCharts(c.outDir, cells, c.o.scenarios, c.o.presets)
+	charts, err := writeCharts(c.outDir, cells, c.o.scenarios, c.o.columns())
 	if err != nil {
 		return fmt.Errorf("charts: %w", err)
 	}
 	md := renderReport(reportInput{
-		header: c.header(), cells: cells, scenarios: c.o.scenarios, presets: c.o.presets,
+		header: c.header(), cells: cells, scenarios: c.o.scenarios, presets: c.o.columns(),
 		charts: charts, chartDir: filepath.Base(c.outDir), check: verdict,
 	})
 	return os.WriteFile(c.report, []byte(md), 0o644)
@@ -51,6 +51,11 @@ func (c *comparison) header() header {
 	}
 	h.Settings = fmt.Sprintf("RATE %d/s (constant arrival rate), ZIPF_S %g, SEED %d; per cell: switch the preset, reset the namespace, "+
 		"warm-up for full only, then the scenario (read: after an unmeasured warm load)", c.o.rate, c.o.zipfS, c.o.seed)
+	if c.o.edge {
+		h.Settings += fmt.Sprintf("; edge: the %s preset behind a fresh native nginx %s (observability/nginx-edge.conf, "+
+			"the service's Cache-Control max-age, 5 s by default) that k6 reads through, empty at the start of each cell "+
+			"(the read warm load goes to the service directly)", c.o.edgePreset, c.machine.NginxVersion)
+	}
 	for _, name := range c.o.scenarios {
 		s, _ := findScenario(name)
 		h.Scenarios = append(h.Scenarios, scenarioLine{Name: name, Title: s.title, Knobs: knobs(s.env(c.o.quick)), WarmS: s.warm(c.o.quick)})

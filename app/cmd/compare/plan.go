@@ -113,7 +113,7 @@ func estimate(o options) time.Duration {
 	var total float64
 	for _, name := range o.scenarios {
 		s, _ := findScenario(name)
-		total += (s.seconds(o.quick) + s.warm(o.quick) + cellOverheadS) * float64(len(o.presets))
+		total += (s.seconds(o.quick) + s.warm(o.quick) + cellOverheadS) * float64(len(o.columns()))
 	}
 	return time.Duration(total*float64(o.repeat)) * time.Second
 }

@@ -74,17 +74,20 @@ func (s *server) exited() (bool, error) {
 	}
 }
 
-// stop sends SIGTERM to the group, waits up to stopTimeout, then SIGKILL.
+// stop sends SIGTERM to the group, waits up to stopTimeout, then SIGKILL. It may be called
+// again: the exit stays recorded for exited.
 func (s *server) stop() {
 	if done, _ := s.exited(); done {
 		_ = signalGroup(s.cmd, syscall.SIGKILL) // anything it left behind
 		return
 	}
 	_ = signalGroup(s.cmd, syscall.SIGTERM)
+	var err error
 	select {
-	case <-s.done:
+	case err = <-s.done:
 	case <-time.After(stopTimeout):
 		_ = signalGroup(s.cmd, syscall.SIGKILL)
-		<-s.done
+		err = <-s.done
 	}
+	s.done <- err
 }

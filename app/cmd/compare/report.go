@@ -56,7 +56,7 @@ type summaryRow struct {
 // thresholds held only if they held every time.
 func aggregate(cells []cell, key cellKey) summaryRow {
 	row := summaryRow{preset: key.Preset}
-	var p50, p95, p99, errRate, loads, shield, l1, redis, locks, extra []float64
+	var p50, p95, p99, errRate, loads, shield, l1, redis, edgeHit, locks, extra []float64
 	row.f.ThresholdsOK = true
 	for _, c := range cells {
 		if c.Key != key {
@@ -73,6 +73,7 @@ func aggregate(cells []cell, key cellKey) summaryRow {
 		p50, p95, p99 = appendPtr(p50, f.P50), appendPtr(p95, f.P95), appendPtr(p99, f.P99)
 		errRate, loads, locks = append(errRate, f.ErrorRate), append(loads, f.DBLoadsPerS), append(locks, f.LockTimeouts)
 		shield, l1, redis = appendPtr(shield, f.Shield), appendPtr(l1, f.L1Hit), appendPtr(redis, f.RedisHit)
+		edgeHit = appendPtr(edgeHit, f.EdgeHit)
 		extra = appendPtr(extra, extraFigure(c))
 		if f.StaleReads != nil && (row.f.StaleReads == nil || *f.StaleReads > *row.f.StaleReads) {
 			v := *f.StaleReads
@@ -88,7 +89,7 @@ func aggregate(cells []cell, key cellKey) summaryRow {
 		}
 	}
 	row.f.P50, row.f.P95, row.f.P99 = mean(p50), mean(p95), mean(p99)
-	row.f.Shield, row.f.L1Hit, row.f.RedisHit = mean(shield), mean(l1), mean(redis)
+	row.f.Shield, row.f.L1Hit, row.f.RedisHit, row.f.EdgeHit = mean(shield), mean(l1), mean(redis), mean(edgeHit)
 	row.extra = mean(extra)
 	if m := mean(errRate); m != nil {
 		row.f.ErrorRate = *m
@@ -185,7 +186,7 @@ func ptr(v float64) *float64 { return &v }
 // table renders one scenario's table.
 func table(cells []cell, scenario string, presets []string) string {
 	var b strings.Builder
-	cols := []string{"preset", "p50 ms", "p95 ms", "p99 ms", "errors", "DB loads/s", "DB shield", "L1 hit", "Redis hit", "lock timeouts", "stale reads"}
+	cols := []string{"preset", "p50 ms", "p95 ms", "p99 ms", "errors", "DB loads/s", "DB shield", "L1 hit", "Redis hit", "edge hit", "lock timeouts", "stale reads"}
 	extra, hasExtra := extraColumns[scenario]
 	if hasExtra {
 		cols = append(cols, extra)
@@ -203,7 +204,7 @@ func table(cells []cell, scenario string, presets []string) string {
 		}
 		f := r.f
 		row := []string{p, ms(f.P50), ms(f.P95), ms(f.P99), pct(&f.ErrorRate), num(&f.DBLoadsPerS), pct(f.Shield),
-			pct(f.L1Hit), pct(f.RedisHit), num(&f.LockTimeouts), num(f.StaleReads)}
+			pct(f.L1Hit), pct(f.RedisHit), pct(f.EdgeHit), num(&f.LockTimeouts), num(f.StaleReads)}
 		if hasExtra {
 			row = append(row, num(r.extra))
 		}
@@ -241,7 +242,10 @@ func renderReport(in reportInput) string {
 	b.WriteString("\nColumns: latency percentiles of the scenario's requests (k6); errors: share of failed requests; DB loads/s: " +
 		"the service's `cache_db_loads_total` growth (every cause; a script's own warm-up excluded) over the load's duration; " +
 		"DB shield: share of product reads that cost no database load (1 − loads caused by reads ÷ product reads); " +
-		"L1/Redis hit: hits (a cached \"not found\" included) per lookup of that layer; lock timeouts: breakdown-lock waiters " +
+		"L1/Redis hit: hits (a cached \"not found\" included) per lookup of that layer; edge hit (the row `edge` only: the " +
+		"service at the edge preset with k6 reading through the native nginx edge cache, observability/nginx-edge.conf): " +
+		"share of product reads the edge answered from its cache (HIT, STALE, UPDATING, or REVALIDATED after a 304), from " +
+		"cache_status in its JSON access log, and its DB shield counts the reads it answered as reads without a load; lock timeouts: breakdown-lock waiters " +
 		"that gave up and loaded themselves; stale reads: reads older than a version the reader had acknowledged or seen; " +
 		"thresholds: the script's k6 thresholds for the preset (`loadtest/lib/thresholds.js`).")
 	if h.Repeats > 1 {

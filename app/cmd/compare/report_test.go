@@ -37,12 +37,19 @@ func TestTable(t *testing.T) {
 	cells[0].K6.DBLoadsPerEviction = ptr(625) // none: not shown
 	cells[1].K6.DBLoadsPerEviction = ptr(101)
 	cells[2] = cell{Key: cells[2].Key, Repeat: 1, Err: "k6 run: exit status 107\nstack"}
-	got := table(cells, "breakdown", []string{"none", "naive", "protected", "two-level"})
-	want := "| preset | p50 ms | p95 ms | p99 ms | errors | DB loads/s | DB shield | L1 hit | Redis hit | lock timeouts | stale reads | DB loads per eviction | thresholds |\n" +
-		"|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" +
-		"| none | 1.00 | 2.00 | 200 | 0.0 % | 0.1 | 100.0 % | – | – | 0 | – | – | ok |\n" +
-		"| naive | 1.00 | 2.00 | 200 | 0.0 % | 80 | 84.0 % | – | – | 0 | – | 101 | ok |\n" +
-		"| protected | | | | | | | | | | | | did not run: k6 run: exit status 107 |\n"
+	// Behind the edge the service saw 1,000 reads of 5,000; 40 loads: shield 1 − 40/5,000.
+	edge := cell{Key: cellKey{"breakdown", edgeColumn}, Repeat: 1, Seconds: 10,
+		K6:      k6Summary{ThresholdsOK: true, P50: ptr(0.5), P95: ptr(1), P99: ptr(3), DBLoadsPerEviction: ptr(1)},
+		Service: growth{DBLoads: map[string]float64{"miss": 40}, ProductReads: 1000},
+		Edge:    &edgeStats{Preset: "protected", Reads: 5000, ByStatus: map[string]float64{"HIT": 3900, "STALE": 100, "MISS": 1000}}}
+	cells = append(cells, edge)
+	got := table(cells, "breakdown", []string{"none", "naive", "protected", "two-level", edgeColumn})
+	want := "| preset | p50 ms | p95 ms | p99 ms | errors | DB loads/s | DB shield | L1 hit | Redis hit | edge hit | lock timeouts | stale reads | DB loads per eviction | thresholds |\n" +
+		"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" +
+		"| none | 1.00 | 2.00 | 200 | 0.0 % | 0.1 | 100.0 % | – | – | – | 0 | – | – | ok |\n" +
+		"| naive | 1.00 | 2.00 | 200 | 0.0 % | 80 | 84.0 % | – | – | – | 0 | – | 101 | ok |\n" +
+		"| protected | | | | | | | | | | | | | did not run: k6 run: exit status 107 |\n" +
+		"| edge | 0.50 | 1.00 | 3.00 | 0.0 % | 4 | 99.2 % | – | – | 80.0 % | 0 | – | 1 | ok |\n"
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("table (-want +got):\n%s", d)
 	}

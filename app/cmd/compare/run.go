@@ -46,6 +46,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	if _, err := os.Stat(o.k6); err != nil {
 		return fmt.Errorf("k6 not found at %s: run 'make tools' or pass -k6 (%w)", o.k6, err)
 	}
+	if _, err := os.Stat(o.nginx); o.edge && err != nil {
+		return fmt.Errorf("nginx not found at %s: run 'make tools', pass -nginx, or -edge=false (%w)", o.nginx, err)
+	}
 	date := c.started.Format("2006-01-02")
 	c.report = filepath.Join(o.results, "compare-"+date+".md")
 	c.outDir = filepath.Join(o.results, "compare-"+date)
@@ -68,8 +71,11 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	}
 	c.machine = describe(ctx, c.root, o.k6, c.rdb)
 	c.machine.PostgresVersion = c.pgVersion
-	fmt.Printf("compare: %d scenario(s) × %d preset(s) × %d repeat(s) at %d/s, DB latency %s, %s mode: about %s\n",
-		len(o.scenarios), len(o.presets), o.repeat, o.rate, o.dbLatency, mode(o.quick), estimate(o).Round(time.Minute))
+	if o.edge {
+		c.machine.NginxVersion = nginxVersion(ctx, o.nginx)
+	}
+	fmt.Printf("compare: %d scenario(s) × %d column(s) × %d repeat(s) at %d/s, DB latency %s, %s mode: about %s\n",
+		len(o.scenarios), len(o.columns()), o.repeat, o.rate, o.dbLatency, mode(o.quick), estimate(o).Round(time.Minute))
 
 	cells, runErr := c.matrix(ctx)
 	if runErr == nil && ctx.Err() != nil {
@@ -80,7 +86,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	}
 	var verdict *checkResult
 	if o.check && runErr == nil {
-		r := check(cells, o.scenarios, o.presets, o.repeat)
+		r := check(cells, o.scenarios, o.columns(), o.repeat)
 		verdict = &r
 	}
 	if err := c.write(cells, verdict); err != nil {
@@ -88,7 +94,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	}
 	fmt.Printf("compare: wrote %s (%s)\n", c.report, time.Since(c.started).Round(time.Second))
 	if o.repeat > 1 {
-		fmt.Print(renderSpread(spreads(cells, o.presets, o.scenarios)))
+		fmt.Print(renderSpread(spreads(cells, o.columns(), o.scenarios)))
 	}
 	if runErr != nil {
 		return runErr

@@ -68,6 +68,7 @@ func randomToken() string {
 type serviceSettings struct {
 	bin, databaseURL, redisAddr, namespace, adminToken, logPath string
 	dbLatency                                                   time.Duration
+	cacheMaxAge                                                 time.Duration // HTTP_CACHE_MAX_AGE; 0: the service's default
 }
 
 // startService starts product-service on a free port and waits until /ready answers 200.
@@ -81,6 +82,9 @@ func startService(ctx context.Context, s serviceSettings) (*server, string, erro
 		"DATABASE_URL=" + s.databaseURL, "HTTP_ADDR=" + addr, "LOG_LEVEL=warn", "APP_ENV=development",
 		"DB_SIMULATED_LATENCY=" + s.dbLatency.String(), "REDIS_ADDR=" + s.redisAddr, "CACHE_PRESET=none",
 		"CACHE_NAMESPACE=" + s.namespace, "ADMIN_TOKEN=" + s.adminToken,
+	}
+	if s.cacheMaxAge > 0 {
+		env = append(env, "HTTP_CACHE_MAX_AGE="+s.cacheMaxAge.String())
 	}
 	// The service outlives single steps; the caller stops it (and ctx's end does too).
 	srv, err := start(command(ctx, env, s.bin, "serve"), s.logPath)

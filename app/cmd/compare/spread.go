@@ -28,6 +28,7 @@ var spreadMetrics = []spreadMetric{
 	{name: "DB shield", get: func(f figures) *float64 { return f.Shield }, ratio: true},
 	{name: "L1 hit", get: func(f figures) *float64 { return f.L1Hit }, ratio: true},
 	{name: "Redis hit", get: func(f figures) *float64 { return f.RedisHit }, ratio: true},
+	{name: "edge hit", get: func(f figures) *float64 { return f.EdgeHit }, ratio: true},
 }
 
 // cellSpread is how far a cell's repeats are from their mean, per figure: the largest

@@ -17,6 +17,7 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
 	"github.com/product-service-lab/product-service/app/internal/faults"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
+	"github.com/product-service-lab/product-service/app/internal/profiling"
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 )
 
@@ -61,10 +62,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		return err
 	}
 	defer flush("traces", logger, shutdownTracing)
+	profiler, err := profiling.Start(profiling.Options{
+		URL: cfg.Telemetry.PyroscopeURL, AppName: cfg.Telemetry.ServiceName, UploadRate: cfg.Telemetry.PyroscopeUploadRate,
+		Tags: map[string]string{"env": cfg.Env, "version": build.Version}, Log: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer flush("profiles", logger, profiler.Stop) // uploads what was collected since the last push
+	if profiler.Enabled() && cfg.Telemetry.PprofAddr != "" {
+		log.Warn("pyroscope holds the CPU profiler: PPROF_ADDR's /debug/pprof/profile answers 500 (one CPU profile at a time)")
+	}
 	if cfg.Telemetry.OTLPEndpoint == "" {
 		// Tracing is off: no instrumentation at all, rather than no-op spans on every call.
 		tp = nil
 	}
+	// With profiling on, a span's pprof labels carry its span id: a trace opens its flame graph.
+	tp = profiler.Trace(tp)
 	injector := faults.New(reg, logger)
 
 	db, sqlDB, err := openDatabase(ctx, cfg)

@@ -101,6 +101,10 @@ type Telemetry struct {
 	TracesSamplerArg           string
 	// PprofAddr, when set, serves net/http/pprof on its own listener (never the public one).
 	PprofAddr string
+	// PyroscopeURL, when set, pushes continuous profiles to this Pyroscope server (base URL, e.g.
+	// http://pyroscope:4040); PyroscopeUploadRate is how often.
+	PyroscopeURL        string
+	PyroscopeUploadRate time.Duration
 }
 
 // CachePresets are the preset names CACHE_PRESET accepts (the cache package defines them).
@@ -175,6 +179,9 @@ func Load(lookup Lookup) (Config, error) {
 				"traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"),
 			TracesSamplerArg: r.ratio("OTEL_TRACES_SAMPLER_ARG"),
 			PprofAddr:        r.str("PPROF_ADDR", ""),
+			PyroscopeURL:     r.httpURL("PYROSCOPE_URL"),
+			// Pyroscope's own SDK default; shorter uploads mean more, smaller profiles.
+			PyroscopeUploadRate: r.duration("PYROSCOPE_UPLOAD_RATE", 15*time.Second, time.Second),
 		},
 	}
 	// Idle connections default to the pool size: fewer makes a busy service reconnect constantly.
@@ -219,6 +226,7 @@ func (c Config) Fields() map[string]any {
 		"otel_endpoint":         RedactURL(c.Telemetry.OTLPEndpoint),
 		"otel_sampler":          c.Telemetry.TracesSampler + " " + c.Telemetry.TracesSamplerArg,
 		"pprof_addr":            c.Telemetry.PprofAddr,
+		"pyroscope_url":         RedactURL(c.Telemetry.PyroscopeURL),
 	}
 }
 

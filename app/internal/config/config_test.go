@@ -36,7 +36,7 @@ func TestLoadDefaults(t *testing.T) {
 		Cache: config.Cache{Preset: "protected", Namespace: "ps", L1MaxEntries: 100_000, BloomRebuild: 10 * time.Minute, HotLimit: 5000},
 		Telemetry: config.Telemetry{LogFileMaxSizeMB: 500, LogFileMaxAgeDays: 30, LogFileCompress: true,
 			DBSlowQuery: 200 * time.Millisecond, OTLPProtocol: "http/protobuf", ServiceName: "product-service",
-			TracesSampler: "parentbased_always_on"},
+			TracesSampler: "parentbased_always_on", PyroscopeUploadRate: 15 * time.Second},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -59,7 +59,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"LOG_FILE_MAX_AGE_DAYS": "7", "LOG_FILE_MAX_BACKUPS": "3", "LOG_FILE_COMPRESS": "false", "DB_SLOW_QUERY": "50ms",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://tempo:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
 		"OTEL_SERVICE_NAME": "ps-test", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
-		"PPROF_ADDR": "127.0.0.1:6060",
+		"PPROF_ADDR": "127.0.0.1:6060", "PYROSCOPE_URL": "http://pyroscope:4040/", "PYROSCOPE_UPLOAD_RATE": "5s",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +82,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		Telemetry: config.Telemetry{LokiURL: "http://loki:3100", LogFile: "/var/log/ps.log", LogFileMaxSizeMB: 10,
 			LogFileMaxAgeDays: 7, LogFileMaxBackups: 3, DBSlowQuery: 50 * time.Millisecond,
 			OTLPEndpoint: "http://tempo:4318", OTLPProtocol: "grpc", ServiceName: "ps-test",
-			TracesSampler: "parentbased_traceidratio", TracesSamplerArg: "0.1", PprofAddr: "127.0.0.1:6060"},
+			TracesSampler: "parentbased_traceidratio", TracesSamplerArg: "0.1", PprofAddr: "127.0.0.1:6060",
+			PyroscopeURL: "http://pyroscope:4040", PyroscopeUploadRate: 5 * time.Second},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -115,6 +116,10 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"OTEL_TRACES_SAMPLER", "sometimes"},
 		{"OTEL_TRACES_SAMPLER_ARG", "1.5"},
 		{"DB_SLOW_QUERY", "fast"},
+		{"PYROSCOPE_URL", "pyroscope:4040"},
+		{"PYROSCOPE_URL", "ftp://pyroscope:4040"},
+		{"PYROSCOPE_UPLOAD_RATE", "15"},
+		{"PYROSCOPE_UPLOAD_RATE", "100ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {

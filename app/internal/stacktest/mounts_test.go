@@ -65,6 +65,7 @@ func TestComposeStateOnNamedVolumes(t *testing.T) {
 		"prometheus": "/prometheus",
 		"loki":       "/loki",
 		"tempo":      "/var/tempo",
+		"pyroscope":  "/data",
 		"grafana":    "/var/lib/grafana",
 	}
 	p := loadAll(t)

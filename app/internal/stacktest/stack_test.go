@@ -41,6 +41,9 @@ const (
 // loadProfile is the Compose profile of the services started only on demand.
 const loadProfile = "load"
 
+// edgeProfile is the Compose profile of the optional edge cache and its log agent.
+const edgeProfile = "edge"
+
 // stackService says how one service of the stack runs and under which profile ("" for always).
 type stackService struct {
 	kind, profile string
@@ -60,9 +63,12 @@ var stackServices = map[string]stackService{
 	"prometheus":        {kind: longRunning},
 	"loki":              {kind: longRunning},
 	"tempo":             {kind: longRunning},
+	"pyroscope":         {kind: longRunning},
 	"grafana":           {kind: longRunning},
 	"traffic":           {kind: longRunning},
 	"k6":                {kind: oneShot, profile: loadProfile},
+	"edge":              {kind: longRunning, profile: edgeProfile},
+	"edge-logs":         {kind: longRunning, profile: edgeProfile},
 }
 
 // listens names the ports each server of the stack listens on inside the compose network. The
@@ -78,8 +84,11 @@ var listens = map[string][]int{
 	"prometheus":        {9090},
 	"loki":              {3100},
 	"tempo":             {3200, 4317, 4318},
+	"pyroscope":         {4040},
 	"grafana":           {3000},
 	"traffic":           {6565},
+	"edge":              {8080, 8081},
+	"edge-logs":         {2020},
 }
 
 // appServices are the services that run the product-service binary and so read its configuration.
@@ -114,7 +123,7 @@ func loadCompose(t *testing.T, env map[string]string, profiles ...string) *types
 // loadAll loads docker-compose.yml with every profile active, so every service is in it.
 func loadAll(t *testing.T) *types.Project {
 	t.Helper()
-	return loadCompose(t, nil, loadProfile)
+	return loadCompose(t, nil, loadProfile, edgeProfile)
 }
 
 // service returns the named service or stops the test.
@@ -188,8 +197,11 @@ func TestComposeHealthchecks(t *testing.T) {
 		{service: "prometheus", wantIn: "http://127.0.0.1:9090/-/ready"},
 		{service: "loki", wantIn: "http://127.0.0.1:3100/ready"},
 		{service: "tempo", wantIn: "http://127.0.0.1:3200/ready"},
+		{service: "pyroscope", wantIn: "http://127.0.0.1:4040"},
 		{service: "grafana", wantIn: "http://127.0.0.1:3000/api/health"},
 		{service: "traffic", wantIn: "http://127.0.0.1:6565/v1/status"},
+		{service: "edge", wantIn: "http://127.0.0.1:8081/health"},
+		{service: "edge-logs", wantIn: "http://127.0.0.1:2020/api/v1/health"},
 		{service: "postgres-init"},
 		{service: "migrate"},
 		{service: "seed"},
@@ -262,21 +274,25 @@ func TestComposeDependencies(t *testing.T) {
 		completed = types.ServiceConditionCompletedSuccessfully
 	)
 	want := map[string]map[string]string{
-		"postgres":          {},
-		"postgres-init":     {"postgres": healthy},
-		"redis":             {},
-		"migrate":           {"postgres": healthy},
-		"seed":              {"migrate": completed},
-		"product-service":   {"postgres": healthy, "redis": healthy, "seed": completed, "loki": healthy, "tempo": healthy},
+		"postgres":      {},
+		"postgres-init": {"postgres": healthy},
+		"redis":         {},
+		"migrate":       {"postgres": healthy},
+		"seed":          {"migrate": completed},
+		"product-service": {"postgres": healthy, "redis": healthy, "seed": completed, "loki": healthy, "tempo": healthy,
+			"pyroscope": healthy},
 		"nginx":             {"product-service": healthy},
 		"postgres-exporter": {"postgres": healthy, "postgres-init": completed},
 		"redis-exporter":    {"redis": healthy},
 		"prometheus":        {},
 		"loki":              {},
 		"tempo":             {"prometheus": healthy},
-		"grafana":           {"prometheus": healthy, "loki": healthy, "tempo": healthy},
+		"pyroscope":         {},
+		"grafana":           {"prometheus": healthy, "loki": healthy, "tempo": healthy, "pyroscope": healthy},
 		"traffic":           {"nginx": healthy, "prometheus": healthy},
 		"k6":                {"nginx": healthy, "prometheus": healthy},
+		"edge":              {"nginx": healthy},
+		"edge-logs":         {"loki": healthy, "edge": healthy},
 	}
 	p := loadAll(t)
 	for _, name := range p.ServiceNames() {
@@ -325,6 +341,7 @@ func TestComposePorts(t *testing.T) {
 		"prometheus": {"127.0.0.1:9090->9090"},
 		"loki":       {"127.0.0.1:3100->3100"},
 		"tempo":      {"127.0.0.1:4317->4317", "127.0.0.1:4318->4318"},
+		"edge":       {"127.0.0.1:8088->8080"},
 	}
 	p := loadAll(t)
 	for _, name := range p.ServiceNames() {
@@ -367,11 +384,12 @@ func TestComposeMemoryLimits(t *testing.T) {
 
 // TestComposeMemoryBudget: with three replicas and a k6 run, the limits of everything running at
 // once stay within what an 8 GB laptop can give Docker. The jobs have exited by then (seed
-// completes before the service starts; postgres-init before the exporter).
+// completes before the service starts; postgres-init before the exporter). The budget was 6 GiB
+// until Pyroscope (384 MiB) joined the stack.
 func TestComposeMemoryBudget(t *testing.T) {
 	const (
 		replicas = 3
-		budget   = 6 << 30
+		budget   = 6656 << 20 // 6.5 GiB
 	)
 	p := loadAll(t)
 	var total int64
@@ -412,7 +430,7 @@ func TestComposeRestartPolicies(t *testing.T) {
 func TestComposeProductServiceEnvironment(t *testing.T) {
 	env := service(t, loadCompose(t, nil), "product-service").Environment
 	for _, key := range []string{"HTTP_ADDR", "DATABASE_URL", "REDIS_ADDR", "ADMIN_TOKEN", "SHUTDOWN_TIMEOUT",
-		"LOKI_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		"LOKI_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "PYROSCOPE_URL"} {
 		t.Run(key, func(t *testing.T) {
 			if v := env[key]; v == nil || *v == "" {
 				t.Errorf("product-service does not set %s", key)
@@ -440,6 +458,7 @@ func TestComposeAddressesNameServices(t *testing.T) {
 		{service: "product-service", key: "REDIS_ADDR", wantHost: "redis", wantPort: 6379},
 		{service: "product-service", key: "LOKI_URL", wantHost: "loki", wantPort: 3100},
 		{service: "product-service", key: "OTEL_EXPORTER_OTLP_ENDPOINT", wantHost: "tempo", wantPort: 4318},
+		{service: "product-service", key: "PYROSCOPE_URL", wantHost: "pyroscope", wantPort: 4040},
 		{service: "postgres-exporter", key: "DATA_SOURCE_NAME", wantHost: "postgres", wantPort: 5432},
 		{service: "redis-exporter", key: "REDIS_ADDR", wantHost: "redis", wantPort: 6379},
 		{service: "traffic", key: "BASE_URL", wantHost: "nginx", wantPort: 8080},

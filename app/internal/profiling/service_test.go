@@ -1,0 +1,266 @@
+package profiling_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/product-service-lab/product-service/app/internal/testdb"
+)
+
+// module prefixes the functions of this repository in a profile.
+const module = "github.com/product-service-lab/product-service/"
+
+// TestServiceProfiles runs the real binary against a fresh database under a little read load,
+// twice: Go allows one CPU profile at a time, and with PYROSCOPE_URL set the SDK holds it.
+//   - with PPROF_ADDR: a 2 s CPU profile from /debug/pprof/profile, as `make profile` captures it,
+//     parses and has samples and this module's functions;
+//   - with PYROSCOPE_URL (a fake ingester) and traces on (a sink): after SIGTERM the pushed CPU
+//     profiles carry the requests' span ids, which is what links a trace to its flame graph.
+func TestServiceProfiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the service")
+	}
+	db := testdb.New(t)
+	redisAddr := testdb.RedisAddr(t)
+	bin := buildService(t)
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "DATABASE_URL=" + db.URL,
+		"REDIS_ADDR=" + redisAddr, "APP_ENV=test", "LOG_LEVEL=warn", "CACHE_PRESET=none",
+		fmt.Sprintf("CACHE_NAMESPACE=profiling-%d", os.Getpid())}
+	seed := exec.Command(bin, "seed", "--products", "200")
+	seed.Env = env
+	if out, err := seed.CombinedOutput(); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+
+	t.Run("pprof CPU profile", func(t *testing.T) {
+		pprofAddr := freeAddr(t)
+		svc := startService(t, bin, append(env, "PPROF_ADDR="+pprofAddr))
+		ctx, stopLoad := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() { load(ctx, svc.base, w) })
+		}
+		resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/profile?seconds=2")
+		stopLoad()
+		wg.Wait()
+		if err != nil {
+			t.Fatalf("capture CPU profile: %v", err)
+		}
+		raw, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("capture CPU profile: status %d, %v: %s", resp.StatusCode, err, raw)
+		}
+		p, err := profile.Parse(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatalf("parse the captured profile: %v", err)
+		}
+		if len(p.Sample) == 0 {
+			t.Fatal("the captured CPU profile has no samples")
+		}
+		top := topFunctions(p, module)
+		if len(top) == 0 {
+			t.Fatalf("no function of %s in the captured profile", module)
+		}
+		t.Logf("captured %d samples over %s; this module's top functions (cumulative samples): %s",
+			len(p.Sample), time.Duration(p.DurationNanos), strings.Join(top[:min(5, len(top))], ", "))
+		svc.stop(t)
+	})
+
+	t.Run("pushed profiles carry span ids", func(t *testing.T) {
+		in, ingestURL := newIngester(t)
+		spans := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body) // OTLP/HTTP: accept and drop
+		}))
+		t.Cleanup(spans.Close)
+		svc := startService(t, bin, append(env, "PYROSCOPE_URL="+ingestURL, "PYROSCOPE_UPLOAD_RATE=1s",
+			"OTEL_EXPORTER_OTLP_ENDPOINT="+spans.URL))
+		ctx, stopLoad := context.WithTimeout(context.Background(), 2*time.Second)
+		defer stopLoad()
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() { load(ctx, svc.base, w) })
+		}
+		wg.Wait()
+		svc.stop(t) // flushes the last profiles
+
+		var cpu, labelled int
+		for _, u := range in.received() {
+			if u.profile.SampleType[len(u.profile.SampleType)-1].Type != "cpu" {
+				continue
+			}
+			if !strings.HasPrefix(u.name, "product-service{") || !strings.Contains(u.name, "env=test") {
+				t.Errorf("CPU profile pushed as %q, want product-service{…env=test…}", u.name)
+			}
+			cpu++
+			for _, s := range u.profile.Sample {
+				if len(s.Label["span_id"]) > 0 {
+					labelled++
+				}
+			}
+		}
+		if cpu == 0 {
+			t.Fatalf("the service pushed no CPU profile to PYROSCOPE_URL\n%s", svc.logs.String())
+		}
+		if labelled == 0 {
+			t.Error("no pushed CPU sample carries a span_id label: traces would not lead to profiles")
+		}
+		t.Logf("pushed: %d CPU profiles, %d samples labelled with a span id", cpu, labelled)
+	})
+}
+
+// service is a running `product-service serve`.
+type service struct {
+	base   string
+	cmd    *exec.Cmd
+	exited chan error
+	logs   *lockedBuffer
+}
+
+// startService runs `bin serve` on a free port with env and waits until it is ready; it is killed
+// at cleanup if still running.
+func startService(t *testing.T, bin string, env []string) *service {
+	t.Helper()
+	addr := freeAddr(t)
+	s := &service{base: "http://" + addr, cmd: exec.Command(bin, "serve"), exited: make(chan error, 1), logs: &lockedBuffer{}}
+	s.cmd.Env = append(slices.Clone(env), "HTTP_ADDR="+addr)
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { s.exited <- s.cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Kill()
+		<-done
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-s.exited:
+			t.Fatalf("serve exited during start-up: %v\n%s", err, s.logs.String())
+		default:
+		}
+		if resp, err := http.Get(s.base + "/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready within 30s\n%s", s.base, s.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *service) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			t.Fatalf("serve exited with %v\n%s", err, s.logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not stop within 30s\n%s", s.logs.String())
+	}
+}
+
+// buildService builds ./app/cmd/product-service into a temporary directory.
+func buildService(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir() + "/product-service"
+	cmd := exec.Command("go", "build", "-o", bin, "./app/cmd/product-service")
+	cmd.Dir = "../../.."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// load reads products 1..200 in a loop until ctx ends.
+func load(ctx context.Context, base string, worker int) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	for i := worker; ctx.Err() == nil; i++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/products/%d", base, i%200+1), nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// topFunctions lists the functions whose name starts with prefix, by cumulative samples (a
+// function counted once per sample however often it recurs).
+func topFunctions(p *profile.Profile, prefix string) []string {
+	cum := map[string]int64{}
+	for _, s := range p.Sample {
+		seen := map[string]bool{}
+		for _, loc := range s.Location {
+			for _, line := range loc.Line {
+				if name := line.Function.Name; strings.HasPrefix(name, prefix) && !seen[name] {
+					seen[name] = true
+					cum[name] += s.Value[0]
+				}
+			}
+		}
+	}
+	names := slices.Collect(maps.Keys(cum))
+	sort.Slice(names, func(i, j int) bool { return cum[names[i]] > cum[names[j]] })
+	for i, n := range names {
+		names[i] = fmt.Sprintf("%s (%d)", strings.TrimPrefix(n, prefix), cum[n])
+	}
+	return names
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// lockedBuffer collects a process's output, safe to read while it writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
