@@ -5,8 +5,10 @@
 // Loki, Jaeger v2 as the OTLP trace backend, the PostgreSQL and Redis exporters, and k6 writing to
 // Prometheus. It drives load and a script of events (writes, breakdowns, a policy change, a reset,
 // injected faults) and then asserts that every PromQL and LogQL expression of every dashboard and
-// rule returns data, that the mission's LogQL finds the injected slow 500s, and that trace ids
-// taken from a Loki line and from an exemplar are found in Jaeger. It stops everything it started.
+// rule returns data, that every PromQL and LogQL snippet of the docs (README.md,
+// docs/troubleshooting.md) runs, that the mission's LogQL finds the injected slow 500s, and that
+// trace ids taken from a Loki line and from an exemplar are found in Jaeger. It stops everything
+// it started.
 //
 // Tools come from the environment: LOKI_BIN, JAEGER_BIN, K6_BIN, POSTGRES_EXPORTER_BIN,
 // REDIS_EXPORTER_BIN and PROMETHEUS_BIN (default /usr/bin/prometheus); a missing one fails the

@@ -76,6 +76,7 @@ func TestStack(t *testing.T) {
 	waitRules(t, promURL, trafficEnd.Add(11*time.Second))
 	end := time.Now()
 	checkQueries(t, evaluator{prometheus: promURL, loki: lokiURL, runStart: runStart, at: end}, loadQueries(t, queryList))
+	checkSnippets(t, evaluator{prometheus: promURL, loki: lokiURL, runStart: runStart, at: end})
 	checkMission(t, lokiURL, runStart, end, s.slowIDs)
 	checkLogToTrace(t, lokiURL, jaegerURL, runStart, end)
 	checkExemplarToTrace(t, promURL, jaegerURL, runStart, end)
