@@ -14,7 +14,7 @@ func (s Snippet) Check() error {
 	var err error
 	switch s.Lang {
 	case PromQL:
-		_, err = parser.ParseExpr(s.Expr)
+		_, err = promql.ParseExpr(s.Expr)
 	case LogQL:
 		err = checkLogQL(s.Expr)
 	default:
@@ -32,7 +32,7 @@ func (s Snippet) MetricNames() ([]string, error) {
 	if s.Lang != PromQL {
 		return nil, nil
 	}
-	expr, err := parser.ParseExpr(s.Expr)
+	expr, err := promql.ParseExpr(s.Expr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Source(), err)
 	}
@@ -56,3 +56,6 @@ func (s Snippet) MetricNames() ([]string, error) {
 	slices.Sort(names)
 	return names, nil
 }
+
+// promql is the PromQL parser the snippets are checked with (Prometheus's own, default options).
+var promql = parser.NewParser(parser.Options{})

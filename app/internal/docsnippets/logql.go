@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // logStages are the words a LogQL pipeline stage can start with (after its |), besides label
@@ -36,7 +35,7 @@ func checkLogQL(expr string) error {
 		case '{':
 			selectors++
 			sel := expr[g.open : g.close+1]
-			matchers, err := parser.ParseMetricSelector(sel)
+			matchers, err := promql.ParseMetricSelector(sel)
 			if err != nil {
 				return fmt.Errorf("stream selector %s: %w", sel, err)
 			}
