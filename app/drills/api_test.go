@@ -12,32 +12,19 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/product-service-lab/product-service/app/internal/catalog"
 )
 
-// product is the part of a product detail the drills read and write.
-type product struct {
-	ID          int64  `json:"id"`
-	SKU         string `json:"sku"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	PriceCents  int64  `json:"price_cents"`
-	Currency    string `json:"currency"`
-	Version     int64  `json:"version"`
-	IsHot       bool   `json:"is_hot"`
-	Category    struct {
-		ID int64 `json:"id"`
-	} `json:"category"`
-	Inventory struct {
-		Stock int64 `json:"stock"`
-	} `json:"inventory"`
-}
+// product is a product detail as the API answers it.
+type product = catalog.Product
 
-// input is the body of PUT /api/v1/products/{id} that keeps p as it is but for name and stock.
-func (p product) input(name string, stock int64) map[string]any {
-	return map[string]any{
-		"sku": p.SKU, "name": name, "description": p.Description, "price_cents": p.PriceCents,
-		"currency": p.Currency, "category_id": p.Category.ID, "is_hot": p.IsHot, "stock": stock,
-	}
+// replaceWith is the body of PUT /api/v1/products/{id} that keeps p as it is but for name and
+// stock.
+func replaceWith(p product, name string, stock int64) catalog.ProductInput {
+	price := p.PriceCents
+	return catalog.ProductInput{SKU: p.SKU, Name: name, Description: p.Description, PriceCents: &price,
+		Currency: p.Currency, CategoryID: p.Category.ID, IsHot: p.IsHot, Stock: &stock}
 }
 
 // apiClient talks to one service.
@@ -101,7 +88,7 @@ func (c *apiClient) get(ctx context.Context, id int64) (product, int, error) {
 }
 
 // put updates a product, with If-Match naming version when it is not 0.
-func (c *apiClient) put(ctx context.Context, id int64, body map[string]any, version int64) (product, int, error) {
+func (c *apiClient) put(ctx context.Context, id int64, body catalog.ProductInput, version int64) (product, int, error) {
 	h := http.Header{}
 	if version != 0 {
 		h.Set("If-Match", fmt.Sprintf(`"%d-%d"`, id, version))

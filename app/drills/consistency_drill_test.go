@@ -64,7 +64,7 @@ func TestDrillConsistency(t *testing.T) {
 			for k := 0; time.Now().Before(sched.start("after")) && ctx.Err() == nil; k++ {
 				id := int64(w+1) + int64(k%len(current))*writers
 				p := current[id]
-				got, _, err := apis[k%2].put(ctx, id, p.input(fmt.Sprintf("consistency-%d", k), p.Inventory.Stock+1), p.Version)
+				got, _, err := apis[k%2].put(ctx, id, replaceWith(p, fmt.Sprintf("consistency-%d", k), p.Inventory.Stock+1), p.Version)
 				now := time.Now()
 				mu.Lock()
 				if err != nil {

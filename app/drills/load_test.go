@@ -103,6 +103,19 @@ func (r *loadResult) get(class, phase string) *bucket {
 	return &bucket{counts: map[string]int{}}
 }
 
+// add returns the bucket of class and phase, creating it when missing.
+func (r *loadResult) add(class, phase string) *bucket {
+	if r.buckets[class] == nil {
+		r.buckets[class] = map[string]*bucket{}
+	}
+	b := r.buckets[class][phase]
+	if b == nil {
+		b = &bucket{counts: map[string]int{}}
+		r.buckets[class][phase] = b
+	}
+	return b
+}
+
 // total sums a class over every phase; every class when class is empty.
 func (r *loadResult) total(class string, outcome string) int {
 	n := 0
@@ -208,12 +221,12 @@ func startK6(ctx context.Context, t *testing.T, logs string, spec readLoadSpec) 
 	return &readLoad{wait: func() *loadResult {
 		t.Helper()
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-ctx.Done():
 			t.Fatal("drill timed out waiting for k6")
 		}
-		if p.err != nil {
-			t.Fatalf("k6: %v\n%s", p.err, p.tail(30))
+		if p.Err != nil {
+			t.Fatalf("k6: %v\n%s", p.Err, p.Tail(30))
 		}
 		res, err := parseK6Summary(summary, spec.rate)
 		if err != nil {
@@ -247,14 +260,7 @@ func parseK6Summary(path string, rate int) (*loadResult, error) {
 			continue
 		}
 		class, phase, what := parts[0], parts[1], parts[2]
-		if res.buckets[class] == nil {
-			res.buckets[class] = map[string]*bucket{}
-		}
-		b := res.buckets[class][phase]
-		if b == nil {
-			b = &bucket{counts: map[string]int{}}
-			res.buckets[class][phase] = b
-		}
+		b := res.add(class, phase)
 		if what == "ms" {
 			b.p99 = time.Duration(m.Values["p(99)"] * float64(time.Millisecond))
 		} else {
@@ -272,14 +278,7 @@ func startGoLoad(ctx context.Context, spec readLoadSpec) *readLoad {
 	record := func(class, phase, outcome string, lat time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
-		if res.buckets[class] == nil {
-			res.buckets[class] = map[string]*bucket{}
-		}
-		b := res.buckets[class][phase]
-		if b == nil {
-			b = &bucket{counts: map[string]int{}}
-			res.buckets[class][phase] = b
-		}
+		b := res.add(class, phase)
 		b.counts[outcome]++
 		b.lat = append(b.lat, lat)
 	}

@@ -119,7 +119,7 @@ func (c *pgCluster) start() {
 		"-c", "log_min_messages=warning")
 	c.proc = start(c.ctx, c.t, spec)
 	// Smart shutdown (SIGTERM) would wait for the service's connections: stop at once.
-	c.proc.stopSignal = syscall.SIGQUIT
+	c.proc.StopSignal = syscall.SIGQUIT
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		conn, err := pgx.Connect(c.ctx, c.url("postgres"))
@@ -127,11 +127,11 @@ func (c *pgCluster) start() {
 			conn.Close(c.ctx)
 			return
 		}
-		if c.proc.exited() {
-			c.t.Fatalf("postgres exited during start-up (%v):\n%s", c.proc.err, c.proc.tail(20))
+		if c.proc.Exited() {
+			c.t.Fatalf("postgres exited during start-up (%v):\n%s", c.proc.Err, c.proc.Tail(20))
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("postgres not accepting connections within 30 s: %v\n%s", err, c.proc.tail(20))
+			c.t.Fatalf("postgres not accepting connections within 30 s: %v\n%s", err, c.proc.Tail(20))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -143,7 +143,7 @@ func (c *pgCluster) kill() {
 	c.t.Helper()
 	runOnce(c.ctx, c.t, 30*time.Second, c.spec("pg_ctl", "stop", "-D", c.data(), "-m", "immediate", "-w"))
 	select {
-	case <-c.proc.done:
+	case <-c.proc.Done():
 	case <-time.After(10 * time.Second):
 		c.t.Fatal("postgres still running 10 s after pg_ctl stop -m immediate")
 	}

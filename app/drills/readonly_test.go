@@ -56,7 +56,7 @@ exec setpriv --reuid 10001 --regid 10001 --clear-groups --inh-caps=-all --boundi
 	if err != nil {
 		t.Fatalf("read: %v", err)
 	}
-	updated, _, err := api.put(ctx, 1, first.input("read-only root", 7), first.Version)
+	updated, _, err := api.put(ctx, 1, replaceWith(first, "read-only root", 7), first.Version)
 	if err != nil {
 		t.Fatalf("write: %v", err)
 	}
@@ -67,18 +67,18 @@ exec setpriv --reuid 10001 --regid 10001 --clear-groups --inh-caps=-all --boundi
 		t.Fatalf("/health: %d", s)
 	}
 	uid := processUID(t, addr)
-	if err := syscall.Kill(p.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+	if err := syscall.Kill(p.Cmd.Process.Pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(30 * time.Second):
 		t.Fatal("no exit within 30 s of SIGTERM")
 	}
-	if p.err != nil {
-		t.Fatalf("exit: %v\n%s", p.err, p.tail(20))
+	if p.Err != nil {
+		t.Fatalf("exit: %v\n%s", p.Err, p.Tail(20))
 	}
-	raw, err := os.ReadFile(p.log)
+	raw, err := os.ReadFile(p.Log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,18 +51,18 @@ func (r *redisServer) start() {
 		if redisPing(r.addr) == nil {
 			return
 		}
-		if r.proc.exited() {
-			r.t.Fatalf("redis-server exited during start-up (%v):\n%s", r.proc.err, r.proc.tail(20))
+		if r.proc.Exited() {
+			r.t.Fatalf("redis-server exited during start-up (%v):\n%s", r.proc.Err, r.proc.Tail(20))
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server not answering at %s within 10 s:\n%s", r.addr, r.proc.tail(20))
+			r.t.Fatalf("redis-server not answering at %s within 10 s:\n%s", r.addr, r.proc.Tail(20))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 // kill ends the server with SIGKILL, as a crashed or lost node.
-func (r *redisServer) kill() { r.proc.kill() }
+func (r *redisServer) kill() { r.proc.Kill() }
 
 // redisPing sends PING and expects PONG.
 func redisPing(addr string) error {

@@ -39,12 +39,12 @@ func TestDrillSIGTERM(t *testing.T) {
 	sleepUntil(ctx, sched.start("term").Add(margin))
 	old := svc.proc
 	signalled := time.Now()
-	if err := old.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := old.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
 	var exitAfter time.Duration
 	select {
-	case <-old.done:
+	case <-old.Done():
 		exitAfter = time.Since(signalled)
 	case <-time.After(shutdownTimeout + 5*time.Second):
 		t.Fatalf("the service did not exit within SHUTDOWN_TIMEOUT %s + 5 s", shutdownTimeout)
@@ -69,8 +69,8 @@ func TestDrillSIGTERM(t *testing.T) {
 	if beforeFailed != 0 {
 		t.Errorf("%d reads sent before SIGTERM failed, want 0: %v", beforeFailed, before.counts)
 	}
-	if old.err != nil {
-		t.Errorf("the service exited with %v after SIGTERM, want status 0:\n%s", old.err, old.tail(10))
+	if old.Err != nil {
+		t.Errorf("the service exited with %v after SIGTERM, want status 0:\n%s", old.Err, old.Tail(10))
 	}
 	if exitAfter > shutdownTimeout {
 		t.Errorf("exit took %s, more than SHUTDOWN_TIMEOUT %s", exitAfter, shutdownTimeout)
@@ -91,8 +91,8 @@ func TestDrillSIGTERM(t *testing.T) {
 
 // exitStatus prints how a process ended.
 func exitStatus(p *proc) string {
-	if p.err == nil {
+	if p.Err == nil {
 		return "0"
 	}
-	return p.err.Error()
+	return p.Err.Error()
 }

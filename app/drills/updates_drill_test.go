@@ -45,7 +45,7 @@ func TestDrillConcurrentUpdates(t *testing.T) {
 					other.Add(1)
 					continue
 				}
-				_, status, err := api.put(ctx, id, p.input(fmt.Sprintf("cu-%d-%d", w, k), p.Inventory.Stock+1), p.Version)
+				_, status, err := api.put(ctx, id, replaceWith(p, fmt.Sprintf("cu-%d-%d", w, k), p.Inventory.Stock+1), p.Version)
 				switch {
 				case err == nil:
 					ok.Add(1)

@@ -59,7 +59,7 @@ func startWriter(ctx context.Context, spec writerSpec) func() []write {
 				defer wg.Done()
 				sent := time.Now()
 				w.phase = spec.sched.phaseAt(sent)
-				_, w.status, _ = spec.api.put(ctx, w.id, orig.input(w.name(), w.stock()), 0)
+				_, w.status, _ = spec.api.put(ctx, w.id, replaceWith(orig, w.name(), w.stock()), 0)
 				w.lat = time.Since(sent)
 				mu.Lock()
 				writes = append(writes, w)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 )
 
 // addrs are the 127.0.0.1 addresses of everything the stack runs, chosen before anything starts
@@ -23,13 +25,12 @@ type addrs struct {
 }
 
 func newAddrs(t *testing.T) addrs {
-	var p ports
 	return addrs{
-		replicas: [2]string{p.addr(t), p.addr(t)},
-		loki:     p.addr(t), lokiGRPC: p.addr(t),
-		jaegerQuery: p.addr(t), jaegerQueryGRPC: p.addr(t), jaegerOTLP: p.addr(t), jaegerOTLPGRPC: p.addr(t),
-		jaegerHealth: p.addr(t),
-		prometheus:   p.addr(t), pgExporter: p.addr(t), redisExporter: p.addr(t), k6API: p.addr(t),
+		replicas: [2]string{proctest.FreeAddr(t), proctest.FreeAddr(t)},
+		loki:     proctest.FreeAddr(t), lokiGRPC: proctest.FreeAddr(t),
+		jaegerQuery: proctest.FreeAddr(t), jaegerQueryGRPC: proctest.FreeAddr(t), jaegerOTLP: proctest.FreeAddr(t), jaegerOTLPGRPC: proctest.FreeAddr(t),
+		jaegerHealth: proctest.FreeAddr(t),
+		prometheus:   proctest.FreeAddr(t), pgExporter: proctest.FreeAddr(t), redisExporter: proctest.FreeAddr(t), k6API: proctest.FreeAddr(t),
 	}
 }
 

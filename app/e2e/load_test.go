@@ -48,7 +48,7 @@ func startK6(ctx context.Context, t *testing.T, logs string, a addrs, replicas [
 // Prometheus, and waits for k6 to exit.
 func (k *k6Run) stop(t *testing.T) {
 	t.Helper()
-	if !k.proc.exited() {
+	if !k.proc.Exited() {
 		body := `{"data":{"type":"status","id":"default","attributes":{"stopped":true}}}`
 		req, _ := http.NewRequest(http.MethodPatch, k.api+"/v1/status", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -59,13 +59,13 @@ func (k *k6Run) stop(t *testing.T) {
 		}
 	}
 	select {
-	case <-k.proc.done:
+	case <-k.proc.Done():
 	case <-time.After(30 * time.Second):
-		t.Fatalf("k6 did not stop:\n%s", k.proc.tail(20))
+		t.Fatalf("k6 did not stop:\n%s", k.proc.Tail(20))
 	}
 	// 103: stopped through the REST API, as asked.
 	var exit *exec.ExitError
-	if k.proc.err != nil && !(errors.As(k.proc.err, &exit) && exit.ExitCode() == 103) {
-		t.Fatalf("k6: %v\n%s", k.proc.err, k.proc.tail(30))
+	if k.proc.Err != nil && !(errors.As(k.proc.Err, &exit) && exit.ExitCode() == 103) {
+		t.Fatalf("k6: %v\n%s", k.proc.Err, k.proc.Tail(30))
 	}
 }

@@ -95,7 +95,7 @@ func startReplica(ctx context.Context, t *testing.T, logs, name, bin string, env
 // pause stops the replica's process for d (SIGSTOP, then SIGCONT), like a long GC pause or a
 // starved CPU: what it receives meanwhile, it handles late.
 func (r *replica) pause(d time.Duration) error {
-	pid := r.proc.cmd.Process.Pid
+	pid := r.proc.Cmd.Process.Pid
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		return err
 	}

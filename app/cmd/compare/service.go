@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,34 +91,11 @@ func startService(ctx context.Context, s serviceSettings) (*server, string, erro
 		return nil, "", err
 	}
 	base := "http://" + addr
-	if err := waitReady(ctx, srv, base+"/ready"); err != nil {
+	if err := waitUp(ctx, srv, base+"/ready", "product-service"); err != nil {
 		srv.stop()
 		return nil, "", err
 	}
 	return srv, base, nil
-}
-
-// waitReady polls url until it answers 200 while the server runs.
-func waitReady(ctx context.Context, srv *server, url string) error {
-	deadline := time.Now().Add(readyTimeout)
-	client := &http.Client{Timeout: 2 * time.Second}
-	for time.Now().Before(deadline) {
-		if done, err := srv.exited(); done {
-			return fmt.Errorf("product-service exited during start-up (%v); last lines of %s:\n%s", err, srv.log, tail(srv.log, 20))
-		}
-		if resp, err := client.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("product-service not ready at %s within %s; last lines of %s:\n%s", url, readyTimeout, srv.log, tail(srv.log, 20))
 }
 
 // tail returns the last n lines of a file.
