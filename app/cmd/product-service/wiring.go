@@ -85,7 +85,8 @@ func instrumentDatabase(db *gorm.DB, logger *logrus.Logger, cfg config.Config, t
 func newRedis(cfg config.Config, logger *logrus.Logger, tp trace.TracerProvider, f *faults.Injector) (redis.UniversalClient, error) {
 	redis.SetLogger(redisLog{logger})
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:        []string{cfg.Redis.Addr},
+		Addrs:        cfg.Redis.Addrs,
+		MasterName:   cfg.Redis.MasterName,
 		DialTimeout:  cfg.Redis.Timeout,
 		ReadTimeout:  cfg.Redis.Timeout,
 		WriteTimeout: cfg.Redis.Timeout,

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -31,6 +32,10 @@ type Config struct {
 	Telemetry Telemetry
 	// AdminToken guards every write route; empty means every write is refused.
 	AdminToken string
+	// ConfigFile (CONFIG_FILE), when set, is a file of cache policy switches (the PUT
+	// /api/v1/admin/cache JSON, or the same keys in YAML) watched while serving: a change is
+	// applied without a restart. In Kubernetes it is a mounted ConfigMap.
+	ConfigFile string
 }
 
 // HTTP holds the listener settings.
@@ -49,7 +54,11 @@ type HTTP struct {
 
 // Database holds the PostgreSQL settings.
 type Database struct {
-	URL             string
+	// URL is the primary: every write, every transaction and reads that must see a write.
+	URL string
+	// ReplicaURLs (DATABASE_REPLICA_URLS, comma-separated) are read replicas; when set, reads
+	// outside a transaction go to them.
+	ReplicaURLs     []string
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
@@ -64,7 +73,14 @@ type Database struct {
 
 // Redis holds the Redis client settings.
 type Redis struct {
+	// Addr is REDIS_ADDR, the single server of the default set-up.
 	Addr string
+	// Addrs are the seed addresses go-redis's UniversalClient gets: REDIS_ADDRS (comma-separated)
+	// when set, else Addr. With MasterName they are Sentinels; with several and no MasterName,
+	// Cluster nodes; one alone, a single server.
+	Addrs []string
+	// MasterName (REDIS_MASTER_NAME) is the Sentinel master set; it turns Sentinel mode on.
+	MasterName string
 	// Timeout bounds dialing, each read and each write; past it a read falls back to the database.
 	Timeout  time.Duration
 	PoolSize int
@@ -131,6 +147,7 @@ func Load(lookup Lookup) (Config, error) {
 		Env:            r.oneOf("APP_ENV", "development", "development", "staging", "production", "test"),
 		LogLevel:       r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		AdminToken:     r.str("ADMIN_TOKEN", ""),
+		ConfigFile:     r.str("CONFIG_FILE", ""),
 		LogSlowRequest: r.duration("LOG_SLOW_REQUEST", time.Second, time.Millisecond),
 		HTTP: HTTP{
 			Addr:              r.str("HTTP_ADDR", DefaultHTTPAddr),
@@ -144,6 +161,7 @@ func Load(lookup Lookup) (Config, error) {
 		},
 		Database: Database{
 			URL:              r.databaseURL("DATABASE_URL", DefaultDatabaseURL),
+			ReplicaURLs:      r.databaseURLs("DATABASE_REPLICA_URLS"),
 			MaxOpenConns:     r.integer("DB_MAX_OPEN_CONNS", 20, 1, 1000),
 			ConnMaxLifetime:  r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute, 0),
 			ConnMaxIdleTime:  r.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute, 0),
@@ -152,9 +170,10 @@ func Load(lookup Lookup) (Config, error) {
 			MigrateOnStart:   r.boolean("MIGRATE_ON_START", false),
 		},
 		Redis: Redis{
-			Addr:     r.str("REDIS_ADDR", DefaultRedisAddr),
-			Timeout:  r.duration("REDIS_TIMEOUT", 50*time.Millisecond, time.Millisecond),
-			PoolSize: r.integer("REDIS_POOL_SIZE", 50, 1, 10_000),
+			Addr:       r.str("REDIS_ADDR", DefaultRedisAddr),
+			MasterName: r.str("REDIS_MASTER_NAME", ""),
+			Timeout:    r.duration("REDIS_TIMEOUT", 50*time.Millisecond, time.Millisecond),
+			PoolSize:   r.integer("REDIS_POOL_SIZE", 50, 1, 10_000),
 		},
 		Cache: Cache{
 			Preset:       r.oneOf("CACHE_PRESET", "protected", CachePresets...),
@@ -189,6 +208,10 @@ func Load(lookup Lookup) (Config, error) {
 	if cfg.Database.MaxIdleConns > cfg.Database.MaxOpenConns {
 		r.fail("DB_MAX_IDLE_CONNS", "must not exceed DB_MAX_OPEN_CONNS (%d)", cfg.Database.MaxOpenConns)
 	}
+	cfg.Redis.Addrs = r.hostPorts("REDIS_ADDRS")
+	if len(cfg.Redis.Addrs) == 0 {
+		cfg.Redis.Addrs = []string{cfg.Redis.Addr}
+	}
 	if err := errors.Join(r.errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration: %w", err)
 	}
@@ -205,6 +228,7 @@ func (c Config) Fields() map[string]any {
 		"env":                   c.Env,
 		"http_addr":             c.HTTP.Addr,
 		"database_url":          RedactURL(c.Database.URL),
+		"database_replica_urls": redactURLs(c.Database.ReplicaURLs),
 		"db_max_open_conns":     c.Database.MaxOpenConns,
 		"db_simulated_latency":  c.Database.SimulatedLatency.String(),
 		"migrate_on_start":      c.Database.MigrateOnStart,
@@ -216,7 +240,9 @@ func (c Config) Fields() map[string]any {
 		"http_read_timeout":     c.HTTP.ReadTimeout.String(),
 		"http_idle_timeout":     c.HTTP.IdleTimeout.String(),
 		"http_read_hdr_timeout": c.HTTP.ReadHeaderTimeout.String(),
-		"redis_addr":            c.Redis.Addr,
+		"redis_addrs":           strings.Join(c.Redis.Addrs, ","),
+		"redis_master_name":     c.Redis.MasterName,
+		"config_file":           c.ConfigFile,
 		"redis_timeout":         c.Redis.Timeout.String(),
 		"cache_preset":          c.Cache.Preset,
 		"cache_policy":          c.Cache.Policy,
@@ -237,6 +263,14 @@ func RedactURL(raw string) string {
 		return "***"
 	}
 	return u.Redacted()
+}
+
+func redactURLs(urls []string) string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = RedactURL(u)
+	}
+	return strings.Join(out, ",")
 }
 
 // reader reads variables and collects every error, so one run reports all bad values.
@@ -376,4 +410,40 @@ func (r *reader) databaseURL(key, def string) string {
 		return def
 	}
 	return v
+}
+
+// list splits a comma-separated variable, dropping blanks.
+func (r *reader) list(key string) []string {
+	var out []string
+	for _, v := range strings.Split(r.str(key, ""), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// databaseURLs reads an optional comma-separated list of postgres:// URLs.
+func (r *reader) databaseURLs(key string) []string {
+	urls := r.list(key)
+	for _, v := range urls {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			r.fail(key, "every entry must be a postgres:// URL, got %q", RedactURL(v))
+			return nil
+		}
+	}
+	return urls
+}
+
+// hostPorts reads an optional comma-separated list of host:port addresses.
+func (r *reader) hostPorts(key string) []string {
+	addrs := r.list(key)
+	for _, a := range addrs {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			r.fail(key, "every entry must be host:port, got %q", a)
+			return nil
+		}
+	}
+	return addrs
 }

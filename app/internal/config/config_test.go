@@ -32,7 +32,7 @@ func TestLoadDefaults(t *testing.T) {
 			URL: config.DefaultDatabaseURL, MaxOpenConns: 20, MaxIdleConns: 20,
 			ConnMaxLifetime: 30 * time.Minute, ConnMaxIdleTime: 5 * time.Minute, QueryTimeout: 5 * time.Second,
 		},
-		Redis: config.Redis{Addr: "127.0.0.1:6379", Timeout: 50 * time.Millisecond, PoolSize: 50},
+		Redis: config.Redis{Addr: "127.0.0.1:6379", Addrs: []string{"127.0.0.1:6379"}, Timeout: 50 * time.Millisecond, PoolSize: 50},
 		Cache: config.Cache{Preset: "protected", Namespace: "ps", L1MaxEntries: 100_000, BloomRebuild: 10 * time.Minute, HotLimit: 5000},
 		Telemetry: config.Telemetry{LogFileMaxSizeMB: 500, LogFileMaxAgeDays: 30, LogFileCompress: true,
 			DBSlowQuery: 200 * time.Millisecond, OTLPProtocol: "http/protobuf", ServiceName: "product-service",
@@ -52,7 +52,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"DATABASE_URL": "postgresql://u:p@db:5433/x", "DB_MAX_OPEN_CONNS": "50", "DB_MAX_IDLE_CONNS": "5",
 		"DB_CONN_MAX_LIFETIME": "1m", "DB_CONN_MAX_IDLE_TIME": "30s", "DB_QUERY_TIMEOUT": "750ms",
 		"DB_SIMULATED_LATENCY": "200ms", "MIGRATE_ON_START": "true",
+		"DATABASE_REPLICA_URLS": " postgres://u:p@r1:5432/x, ,postgres://r2/x", "CONFIG_FILE": "/etc/ps/cache.yaml",
 		"REDIS_ADDR": "cache:6380", "REDIS_TIMEOUT": "20ms", "REDIS_POOL_SIZE": "8",
+		"REDIS_ADDRS": "s1:26379, s2:26379", "REDIS_MASTER_NAME": "mymaster",
 		"CACHE_PRESET": "two-level", "CACHE_POLICY": `{"ttl":"1m"}`, "CACHE_NAMESPACE": "lab-1",
 		"CACHE_L1_MAX_ENTRIES": "500", "CACHE_BLOOM_REBUILD": "1m", "CACHE_HOT_LIMIT": "10",
 		"LOKI_URL": "http://loki:3100/", "LOG_FILE": "/var/log/ps.log", "LOG_FILE_MAX_SIZE_MB": "10",
@@ -66,17 +68,19 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	}
 	want := config.Config{
 		Env: "production", LogLevel: "warn", LogSlowRequest: 250 * time.Millisecond, AdminToken: "s3cret",
+		ConfigFile: "/etc/ps/cache.yaml",
 		HTTP: config.HTTP{
 			Addr: "127.0.0.1:9000", ReadHeaderTimeout: time.Second, ReadTimeout: 2 * time.Second,
 			WriteTimeout: 3 * time.Second, IdleTimeout: 4 * time.Second, ShutdownTimeout: 6 * time.Second,
 			MaxBodyBytes: 2048, CacheMaxAge: 0,
 		},
 		Database: config.Database{
-			URL: "postgresql://u:p@db:5433/x", MaxOpenConns: 50, MaxIdleConns: 5, ConnMaxLifetime: time.Minute,
+			URL: "postgresql://u:p@db:5433/x", ReplicaURLs: []string{"postgres://u:p@r1:5432/x", "postgres://r2/x"}, MaxOpenConns: 50, MaxIdleConns: 5, ConnMaxLifetime: time.Minute,
 			ConnMaxIdleTime: 30 * time.Second, QueryTimeout: 750 * time.Millisecond,
 			SimulatedLatency: 200 * time.Millisecond, MigrateOnStart: true,
 		},
-		Redis: config.Redis{Addr: "cache:6380", Timeout: 20 * time.Millisecond, PoolSize: 8},
+		Redis: config.Redis{Addr: "cache:6380", Addrs: []string{"s1:26379", "s2:26379"}, MasterName: "mymaster",
+			Timeout: 20 * time.Millisecond, PoolSize: 8},
 		Cache: config.Cache{Preset: "two-level", Policy: `{"ttl":"1m"}`, Namespace: "lab-1", L1MaxEntries: 500,
 			BloomRebuild: time.Minute, HotLimit: 10},
 		Telemetry: config.Telemetry{LokiURL: "http://loki:3100", LogFile: "/var/log/ps.log", LogFileMaxSizeMB: 10,
@@ -103,6 +107,8 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"MIGRATE_ON_START", "yes please"},
 		{"DATABASE_URL", "mysql://root@localhost/x"},
 		{"DATABASE_URL", "postgres://"},
+		{"DATABASE_REPLICA_URLS", "postgres://r1/x,mysql://r2/x"},
+		{"REDIS_ADDRS", "r1:6379,r2"},
 		{"APP_ENV", "moon"},
 		{"LOG_LEVEL", "loud"},
 		{"HTTP_MAX_BODY_BYTES", "0"},
@@ -144,6 +150,7 @@ func TestLoadReportsEveryBadVariable(t *testing.T) {
 func TestFieldsMaskSecrets(t *testing.T) {
 	cfg, err := config.Load(env(map[string]string{
 		"ADMIN_TOKEN": "tok-123", "DATABASE_URL": "postgres://app:hunter2@db:5432/products",
+		"DATABASE_REPLICA_URLS": "postgres://app:hunter2@r1:5432/products,postgres://r2/products",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +163,9 @@ func TestFieldsMaskSecrets(t *testing.T) {
 	}
 	if got := cfg.Fields()["database_url"]; got != "postgres://app:xxxxx@db:5432/products" {
 		t.Errorf("database_url = %v, want the redacted URL", got)
+	}
+	if got := cfg.Fields()["database_replica_urls"]; got != "postgres://app:xxxxx@r1:5432/products,postgres://r2/products" {
+		t.Errorf("database_replica_urls = %v, want the redacted URLs", got)
 	}
 }
 
