@@ -90,6 +90,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		return err
 	}
 	reg.MustRegister(collectors.NewDBStatsCollector(sqlDB, "products"))
+	dbMetrics := pgstore.NewMetrics(reg)
+	replicas, err := openReplicas(ctx, cfg, db, dbMetrics, reg, log)
+	if err != nil {
+		return err
+	}
+	defer pgstore.CloseReplicas(replicas)
 	if cfg.Database.MigrateOnStart {
 		applied, err := pgstore.Migrate(ctx, sqlDB)
 		if err != nil {
@@ -100,7 +106,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 	store := pgstore.New(db, pgstore.Options{
 		QueryTimeout:     cfg.Database.QueryTimeout,
 		SimulatedLatency: cfg.Database.SimulatedLatency,
-		Metrics:          pgstore.NewMetrics(reg),
+		Metrics:          dbMetrics,
+		Replicated:       len(replicas) > 0,
+		ReadYourWrites:   cfg.Database.ReadYourWrites,
 	})
 
 	rdb, err := newRedis(cfg, logger, tp, injector)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
@@ -62,6 +63,38 @@ func openDatabase(ctx context.Context, cfg config.Config) (*gorm.DB, *sql.DB, er
 		return nil, nil, fmt.Errorf("database handle: %w", err)
 	}
 	return db, sqlDB, nil
+}
+
+// openReplicas opens the read replicas of DATABASE_REPLICA_URLS, installs the read/write split
+// on db (reads outside transactions to the replicas; with none, everything to the primary) and
+// registers each replica's pool statistics as db_name products_replica_<n>. A replica that does
+// not answer at start is logged, not fatal: its reads fall back to the primary meanwhile.
+func openReplicas(ctx context.Context, cfg config.Config, db *gorm.DB, m *pgstore.Metrics,
+	reg prometheus.Registerer, log logrus.FieldLogger) ([]pgstore.Replica, error) {
+	replicas, down, err := pgstore.OpenReplicas(ctx, cfg.Database.ReplicaURLs, pgstore.Pool{
+		MaxOpenConns:    cfg.Database.MaxOpenConns,
+		MaxIdleConns:    cfg.Database.MaxIdleConns,
+		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
+		ConnMaxIdleTime: cfg.Database.ConnMaxIdleTime,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, err := range down {
+		log.WithError(err).Warn("database replica not answering at start; its reads go to the primary until it does")
+	}
+	if err := pgstore.Route(db, replicas, m); err != nil {
+		pgstore.CloseReplicas(replicas)
+		return nil, err
+	}
+	for i, r := range replicas {
+		reg.MustRegister(collectors.NewDBStatsCollector(r.DB, fmt.Sprintf("products_replica_%d", i+1)))
+	}
+	if len(replicas) > 0 {
+		log.WithFields(logrus.Fields{"replicas": len(replicas), "db_read_your_writes": cfg.Database.ReadYourWrites.String()}).
+			Info("reads go to the database replicas, writes and transactions to the primary")
+	}
+	return replicas, nil
 }
 
 // instrumentDatabase routes GORM's logs through logrus, traces its statements (when tp is set)

@@ -58,7 +58,10 @@ type Database struct {
 	URL string
 	// ReplicaURLs (DATABASE_REPLICA_URLS, comma-separated) are read replicas; when set, reads
 	// outside a transaction go to them.
-	ReplicaURLs     []string
+	ReplicaURLs []string
+	// ReadYourWrites (DB_READ_YOUR_WRITES) is how long after a write of a product its reads go
+	// to the primary rather than a replica that may not have replayed the write yet.
+	ReadYourWrites  time.Duration
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
@@ -162,6 +165,7 @@ func Load(lookup Lookup) (Config, error) {
 		Database: Database{
 			URL:              r.databaseURL("DATABASE_URL", DefaultDatabaseURL),
 			ReplicaURLs:      r.databaseURLs("DATABASE_REPLICA_URLS"),
+			ReadYourWrites:   r.duration("DB_READ_YOUR_WRITES", 2*time.Second, 0),
 			MaxOpenConns:     r.integer("DB_MAX_OPEN_CONNS", 20, 1, 1000),
 			ConnMaxLifetime:  r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute, 0),
 			ConnMaxIdleTime:  r.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute, 0),
@@ -229,6 +233,7 @@ func (c Config) Fields() map[string]any {
 		"http_addr":             c.HTTP.Addr,
 		"database_url":          RedactURL(c.Database.URL),
 		"database_replica_urls": redactURLs(c.Database.ReplicaURLs),
+		"db_read_your_writes":   c.Database.ReadYourWrites.String(),
 		"db_max_open_conns":     c.Database.MaxOpenConns,
 		"db_simulated_latency":  c.Database.SimulatedLatency.String(),
 		"migrate_on_start":      c.Database.MigrateOnStart,

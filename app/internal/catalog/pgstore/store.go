@@ -22,12 +22,19 @@ type Options struct {
 	SimulatedLatency time.Duration
 	// Metrics, when set, time every operation.
 	Metrics *Metrics
+	// Replicated says Route installed read replicas on the store's db: reads outside a
+	// transaction may go to a replica, except reads of rows written within ReadYourWrites.
+	Replicated bool
+	// ReadYourWrites is how long after a write (see MarkWritten) reads of its row go to the
+	// primary; it should exceed the replicas' usual replay lag.
+	ReadYourWrites time.Duration
 }
 
 // Store is the PostgreSQL implementation of catalog.Store.
 type Store struct {
-	db   *gorm.DB
-	opts Options
+	db     *gorm.DB
+	opts   Options
+	recent recentWrites
 }
 
 // New returns a Store over db.
@@ -55,7 +62,12 @@ func (s *Store) Product(ctx context.Context, id int64) (catalog.Product, error) 
 	if err := s.simulateLatency(ctx); err != nil {
 		return catalog.Product{}, fmt.Errorf("load product %d: %w", id, err)
 	}
-	p, err := detail(ctx, s.db, id)
+	var p catalog.Product
+	err := s.read(ctx, []int64{id}, func(db *gorm.DB) error {
+		var err error
+		p, err = detail(ctx, db, id)
+		return err
+	})
 	if err != nil {
 		return catalog.Product{}, fmt.Errorf("load product %d: %w", id, err)
 	}
@@ -74,8 +86,9 @@ func (s *Store) Products(ctx context.Context, ids []int64) ([]catalog.Product, e
 		return nil, fmt.Errorf("load %d products: %w", len(ids), err)
 	}
 	var rows []detailRow
-	if err := s.db.WithContext(ctx).Raw(detailsByIDsSQL, ids).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("load %d products: %w", len(ids), classify(err))
+	err := s.read(ctx, ids, func(db *gorm.DB) error { return db.Raw(detailsByIDsSQL, ids).Scan(&rows).Error })
+	if err != nil {
+		return nil, fmt.Errorf("load %d products: %w", len(ids), err)
 	}
 	return toDomain(rows), nil
 }
@@ -92,13 +105,15 @@ func (s *Store) List(ctx context.Context, p catalog.Page) (catalog.PageResult, e
 		return catalog.PageResult{}, fmt.Errorf("list products: %w", err)
 	}
 	// One row more than asked tells whether another page follows.
-	q := s.db.WithContext(ctx).Raw(listSQL, p.After, p.Limit+1)
-	if p.CategoryID != 0 {
-		q = s.db.WithContext(ctx).Raw(listByCategorySQL, p.After, p.Limit+1, p.CategoryID)
-	}
 	var rows []detailRow
-	if err := q.Scan(&rows).Error; err != nil {
-		return catalog.PageResult{}, fmt.Errorf("list products: %w", classify(err))
+	err := s.read(ctx, nil, func(db *gorm.DB) error {
+		if p.CategoryID != 0 {
+			return db.Raw(listByCategorySQL, p.After, p.Limit+1, p.CategoryID).Scan(&rows).Error
+		}
+		return db.Raw(listSQL, p.After, p.Limit+1).Scan(&rows).Error
+	})
+	if err != nil {
+		return catalog.PageResult{}, fmt.Errorf("list products: %w", err)
 	}
 	var res catalog.PageResult
 	if len(rows) > p.Limit {
@@ -115,9 +130,11 @@ func (s *Store) Inventory(ctx context.Context, productID int64) (catalog.Invento
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var row inventoryRow
-	err := s.db.WithContext(ctx).Where("product_id = ?", productID).Take(&row).Error
+	err := s.read(ctx, []int64{productID}, func(db *gorm.DB) error {
+		return db.Where("product_id = ?", productID).Take(&row).Error
+	})
 	if err != nil {
-		return catalog.Inventory{}, fmt.Errorf("load inventory of product %d: %w", productID, classify(err))
+		return catalog.Inventory{}, fmt.Errorf("load inventory of product %d: %w", productID, err)
 	}
 	return row.toDomain(), nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/plugin/dbresolver"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 )
@@ -44,6 +45,7 @@ func (s *Store) Create(ctx context.Context, in catalog.ProductInput) (catalog.Pr
 	if err != nil {
 		return catalog.Product{}, fmt.Errorf("create product %q: %w", in.SKU, classify(err))
 	}
+	s.MarkWritten(out.ID)
 	return out, nil
 }
 
@@ -52,6 +54,7 @@ func (s *Store) Update(ctx context.Context, id int64, in catalog.ProductInput, i
 	defer s.observe("update", time.Now())
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	defer s.MarkWritten(id)
 	var out catalog.Product
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		q := tx.Model(&productRow{}).Where("id = ?", id)
@@ -100,6 +103,7 @@ func (s *Store) Delete(ctx context.Context, id int64, ifVersion int64) error {
 	defer s.observe("delete", time.Now())
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	defer s.MarkWritten(id)
 	q := s.db.WithContext(ctx).Where("id = ?", id)
 	if ifVersion != 0 {
 		q = q.Where("version = ?", ifVersion)
@@ -115,10 +119,11 @@ func (s *Store) Delete(ctx context.Context, id int64, ifVersion int64) error {
 	return nil
 }
 
-// missingOrStale tells why a conditional write matched no row.
+// missingOrStale tells why a conditional write matched no row; it asks the primary, which the
+// write just went to.
 func (s *Store) missingOrStale(ctx context.Context, id int64) error {
 	var n int64
-	if err := s.db.WithContext(ctx).Model(&productRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
+	if err := s.db.WithContext(ctx).Clauses(dbresolver.Write).Model(&productRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
 		return err
 	}
 	if n == 0 {
