@@ -131,7 +131,7 @@ func TestDrillConsistency(t *testing.T) {
 		}
 	}
 	// Every acknowledged write is in the database: each product's version is its last ack.
-	conn := st.pg.connect(pgDatabase)
+	conn := st.pg.Connect(pgDatabase)
 	defer conn.Close(context.Background())
 	found := 0
 	for id, as := range acks {

@@ -45,9 +45,9 @@ func TestDrillPostgresKilled(t *testing.T) {
 	probes := probeHealth(ctx, st.svc().base, sched)
 
 	sleepUntil(ctx, sched.start("during").Add(killDelay))
-	st.pg.kill()
+	st.pg.Kill()
 	sleepUntil(ctx, sched.start("recover"))
-	st.pg.start()
+	st.pg.Start()
 	res := load.wait()
 	ws := writes()
 	health := probes()

@@ -2,13 +2,13 @@ package drills
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/product-service-lab/product-service/app/internal/pgtest"
 	"github.com/product-service-lab/product-service/app/internal/proctest"
 )
 
@@ -98,11 +98,7 @@ func baseEnv(extra ...string) []string { return proctest.BaseEnv(extra...) }
 // missingTool skips the drill, or fails it when CI is set: CI must never pass by skipping.
 func missingTool(t *testing.T, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s (CI is set, so this fails)", msg)
-	}
-	t.Skipf("%s (set CI to make this fail)", msg)
+	pgtest.Missing(t, format, args...)
 }
 
 // sleepUntil waits until at, or until ctx ends.

@@ -116,7 +116,7 @@ func newStack(ctx context.Context, t *testing.T, opts stackOptions) *stack {
 	st := &stack{ctx: ctx, t: t, logs: logs, products: opts.products}
 	st.pg = startPostgres(ctx, t, logs)
 	st.redis = startRedis(ctx, t, logs)
-	st.dbURL = st.pg.url(pgDatabase)
+	st.dbURL = st.pg.URL(pgDatabase)
 	dbEnv := baseEnv("DATABASE_URL="+st.dbURL, "LOG_LEVEL=warn")
 	runOnce(ctx, t, time.Minute, procSpec{env: dbEnv, bin: bin, args: []string{"migrate"}})
 	runOnce(ctx, t, 2*time.Minute, procSpec{env: dbEnv, bin: bin, args: []string{"seed", "--products", strconv.Itoa(opts.products)}})
@@ -138,7 +138,7 @@ func newStack(ctx context.Context, t *testing.T, opts stackOptions) *stack {
 		st.services = append(st.services, startService(ctx, t, logs, name, bin, env))
 	}
 	t.Logf("stack ready in %s: postgres 127.0.0.1:%d, redis %s, service %s, %d products",
-		time.Since(began).Round(time.Millisecond), st.pg.port, st.redis.addr, st.services[0].addr, opts.products)
+		time.Since(began).Round(time.Millisecond), st.pg.Port, st.redis.addr, st.services[0].addr, opts.products)
 	return st
 }
 

@@ -63,7 +63,7 @@ func TestDrillConcurrentUpdates(t *testing.T) {
 	wg.Wait()
 	res := load.wait()
 
-	conn := st.pg.connect(pgDatabase)
+	conn := st.pg.Connect(pgDatabase)
 	defer conn.Close(context.Background())
 	var version, stock int64
 	if err := conn.QueryRow(ctx, `SELECT p.version, i.stock FROM products p JOIN inventory i ON i.product_id = p.id WHERE p.id = $1`, id).

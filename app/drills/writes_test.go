@@ -77,7 +77,7 @@ func startWriter(ctx context.Context, spec writerSpec) func() []write {
 // loadOriginals reads products from..from+n-1 from the database, as the writer's starting point.
 func loadOriginals(ctx context.Context, t *testing.T, st *stack, from int64, n int) map[int64]product {
 	t.Helper()
-	conn := st.pg.connect(pgDatabase)
+	conn := st.pg.Connect(pgDatabase)
 	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT p.id, p.sku, p.name, p.description, p.price_cents, p.currency,
 		p.category_id, p.is_hot, p.version, i.stock FROM products p JOIN inventory i ON i.product_id = p.id
@@ -118,7 +118,7 @@ func (c writeCheck) String() string {
 // never half there.
 func checkWrites(ctx context.Context, t *testing.T, st *stack, writes []write, originals map[int64]product) writeCheck {
 	t.Helper()
-	conn := st.pg.connect(pgDatabase)
+	conn := st.pg.Connect(pgDatabase)
 	defer conn.Close(ctx)
 	var c writeCheck
 	for _, w := range writes {
