@@ -17,6 +17,7 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
 	"github.com/product-service-lab/product-service/app/internal/faults"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
+	"github.com/product-service-lab/product-service/app/internal/policyfile"
 	"github.com/product-service-lab/product-service/app/internal/profiling"
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 )
@@ -120,6 +121,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 	cached, err := newCache(cfg, store, rdb, reg, logger, tp)
 	if err != nil {
 		return err
+	}
+	if cfg.ConfigFile != "" {
+		// The file's policy is in force before the cache starts (warm-up follows it), then kept
+		// equal to the file until ctx ends.
+		stopWatch, err := policyfile.Watch(ctx, policyfile.Options{
+			Path: cfg.ConfigFile, Base: cached.Policy(), Target: cached, Log: logger, Metrics: policyfile.NewMetrics(reg),
+		})
+		if err != nil {
+			return err
+		}
+		defer stopWatch()
 	}
 	cacheCtx, stopCache := context.WithCancel(context.WithoutCancel(ctx))
 	cacheDone := make(chan struct{})
