@@ -31,6 +31,8 @@ type Options struct {
 	Name string
 	// Database, when set, is created once the cluster accepts connections.
 	Database string
+	// Settings are more server settings, name=value, each passed as -c.
+	Settings []string
 }
 
 // Cluster is one running (or stopped) PostgreSQL cluster.
@@ -88,7 +90,7 @@ func newCluster(ctx context.Context, t testing.TB, opts Options) *Cluster {
 	if opts.Name == "" {
 		opts.Name = "postgres"
 	}
-	c := &Cluster{ctx: ctx, t: t, opts: opts, bin: binDir(t), cred: credential(t)}
+	c := &Cluster{ctx: ctx, t: t, opts: opts, bin: BinDir(t), cred: Credential(t)}
 	dir, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
 		t.Fatal(err)
@@ -131,10 +133,14 @@ func (c *Cluster) run(limit time.Duration, tool string, args ...string) {
 // off: a killed server loses nothing the OS has, and tests run faster.
 func (c *Cluster) Start() {
 	c.t.Helper()
-	c.proc = proctest.Start(c.ctx, c.t, c.spec(c.opts.Name, "postgres", "-D", c.Data(), "-p", strconv.Itoa(c.Port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+c.dir,
+	args := []string{"-D", c.Data(), "-p", strconv.Itoa(c.Port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + c.dir,
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
-		"-c", "log_min_messages=warning"))
+		"-c", "log_min_messages=warning"}
+	for _, kv := range c.opts.Settings {
+		args = append(args, "-c", kv)
+	}
+	c.proc = proctest.Start(c.ctx, c.t, c.spec(c.opts.Name, "postgres", args...))
 	// Smart shutdown (SIGTERM) would wait for the clients' connections: stop at once.
 	c.proc.StopSignal = syscall.SIGQUIT
 	deadline := time.Now().Add(30 * time.Second)
@@ -232,8 +238,8 @@ func (c *Cluster) WaitCaughtUp(r *Cluster, limit time.Duration) {
 	}
 }
 
-// binDir finds the PostgreSQL server binaries: PG_BIN, else the newest /usr/lib/postgresql/*/bin.
-func binDir(t testing.TB) string {
+// BinDir finds the PostgreSQL server binaries: PG_BIN, else the newest /usr/lib/postgresql/*/bin.
+func BinDir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("PG_BIN")
 	if dir == "" {
@@ -257,8 +263,9 @@ func major(binDir string) int {
 	return n
 }
 
-// credential returns whom PostgreSQL runs as: the current user, or postgres when that is root.
-func credential(t testing.TB) *syscall.Credential {
+// Credential returns whom PostgreSQL runs as: nil (the current user), or the user postgres when
+// that is root.
+func Credential(t testing.TB) *syscall.Credential {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		return nil

@@ -44,6 +44,9 @@ const loadProfile = "load"
 // edgeProfile is the Compose profile of the optional edge cache and its log agent.
 const edgeProfile = "edge"
 
+// replicaProfile is the Compose profile of the PostgreSQL streaming replica.
+const replicaProfile = "replica"
+
 // stackService says how one service of the stack runs and under which profile ("" for always).
 type stackService struct {
 	kind, profile string
@@ -53,6 +56,7 @@ type stackService struct {
 var stackServices = map[string]stackService{
 	"postgres":          {kind: longRunning},
 	"postgres-init":     {kind: oneShot},
+	"postgres-replica":  {kind: longRunning, profile: replicaProfile},
 	"redis":             {kind: longRunning},
 	"migrate":           {kind: oneShot},
 	"seed":              {kind: oneShot},
@@ -76,6 +80,7 @@ var stackServices = map[string]stackService{
 // servers' own configuration files where they set a port.
 var listens = map[string][]int{
 	"postgres":          {5432},
+	"postgres-replica":  {5432},
 	"redis":             {6379},
 	"product-service":   {8080},
 	"nginx":             {8080, 8081},
@@ -123,7 +128,7 @@ func loadCompose(t *testing.T, env map[string]string, profiles ...string) *types
 // loadAll loads docker-compose.yml with every profile active, so every service is in it.
 func loadAll(t *testing.T) *types.Project {
 	t.Helper()
-	return loadCompose(t, nil, loadProfile, edgeProfile)
+	return loadCompose(t, nil, loadProfile, edgeProfile, replicaProfile)
 }
 
 // service returns the named service or stops the test.
@@ -189,6 +194,7 @@ func TestComposeHealthchecks(t *testing.T) {
 		wantIn string
 	}{
 		{service: "postgres", wantIn: "pg_isready"},
+		{service: "postgres-replica", wantIn: "pg_isready"},
 		{service: "redis", wantIn: "ping"},
 		{service: "product-service", wantIn: "healthcheck"},
 		{service: "nginx", wantIn: "http://127.0.0.1:8081/health"},
@@ -274,11 +280,12 @@ func TestComposeDependencies(t *testing.T) {
 		completed = types.ServiceConditionCompletedSuccessfully
 	)
 	want := map[string]map[string]string{
-		"postgres":      {},
-		"postgres-init": {"postgres": healthy},
-		"redis":         {},
-		"migrate":       {"postgres": healthy},
-		"seed":          {"migrate": completed},
+		"postgres":         {},
+		"postgres-init":    {"postgres": healthy},
+		"postgres-replica": {"postgres": healthy},
+		"redis":            {},
+		"migrate":          {"postgres": healthy},
+		"seed":             {"migrate": completed},
 		"product-service": {"postgres": healthy, "redis": healthy, "seed": completed, "loki": healthy, "tempo": healthy,
 			"pyroscope": healthy},
 		"nginx":             {"product-service": healthy},
@@ -334,14 +341,15 @@ func TestComposeDependencyConditionsFitTheKind(t *testing.T) {
 // needs publish on the loopback interface only, except the ports the README and the Makefile use.
 func TestComposePorts(t *testing.T) {
 	want := map[string][]string{
-		"nginx":      {":8080->8080"},
-		"postgres":   {":5432->5432"},
-		"redis":      {":6379->6379"},
-		"grafana":    {"127.0.0.1:3000->3000"},
-		"prometheus": {"127.0.0.1:9090->9090"},
-		"loki":       {"127.0.0.1:3100->3100"},
-		"tempo":      {"127.0.0.1:4317->4317", "127.0.0.1:4318->4318"},
-		"edge":       {"127.0.0.1:8088->8080"},
+		"nginx":            {":8080->8080"},
+		"postgres":         {":5432->5432"},
+		"postgres-replica": {"127.0.0.1:5433->5432"},
+		"redis":            {":6379->6379"},
+		"grafana":          {"127.0.0.1:3000->3000"},
+		"prometheus":       {"127.0.0.1:9090->9090"},
+		"loki":             {"127.0.0.1:3100->3100"},
+		"tempo":            {"127.0.0.1:4317->4317", "127.0.0.1:4318->4318"},
+		"edge":             {"127.0.0.1:8088->8080"},
 	}
 	p := loadAll(t)
 	for _, name := range p.ServiceNames() {
@@ -382,14 +390,15 @@ func TestComposeMemoryLimits(t *testing.T) {
 	}
 }
 
-// TestComposeMemoryBudget: with three replicas and a k6 run, the limits of everything running at
-// once stay within what an 8 GB laptop can give Docker. The jobs have exited by then (seed
-// completes before the service starts; postgres-init before the exporter). The budget was 6 GiB
-// until Pyroscope (384 MiB) joined the stack.
+// TestComposeMemoryBudget: with three replicas, a k6 run and every profile on (edge, replica),
+// the limits of everything running at once stay within what an 8 GB laptop can give Docker. The
+// jobs have exited by then (seed completes before the service starts; postgres-init before the
+// exporter). The budget was 6 GiB until Pyroscope (384 MiB) joined the stack, 6.5 GiB until the
+// PostgreSQL replica (384 MiB) did.
 func TestComposeMemoryBudget(t *testing.T) {
 	const (
 		replicas = 3
-		budget   = 6656 << 20 // 6.5 GiB
+		budget   = 7 << 30
 	)
 	p := loadAll(t)
 	var total int64
