@@ -10,9 +10,9 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 )
 
-// Products returns the products of ids that exist: from L1, then one MGET for the rest, then one
-// SQL statement for what neither had. Ids the Bloom filter rejects, or cached as not found, are
-// left out like any missing id.
+// Products returns the products of ids that exist: from L1, then one Redis round trip for the rest
+// (see mget), then one SQL statement for what neither had. Ids the Bloom filter rejects, or cached
+// as not found, are left out like any missing id.
 func (s *Store) Products(ctx context.Context, ids []int64) ([]catalog.Product, error) {
 	p := s.policy.Load()
 	if p.Layers == LayersNone {
@@ -69,8 +69,9 @@ func (s *Store) Products(ctx context.Context, ids []int64) ([]catalog.Product, e
 	return append(out, loaded...), nil
 }
 
-// mget reads ids from Redis in one MGET: the products found, and the ids still to load.
-// Ids cached as not found are in neither.
+// mget reads ids from Redis in one round trip: pipelined GETs, one per key, which a Redis Cluster
+// client groups by node (an MGET of keys on different hash slots fails with CROSSSLOT there).
+// It returns the products found, and the ids still to load; ids cached as not found are in neither.
 func (s *Store) mget(ctx context.Context, p *Policy, all []int64) (found []catalog.Product, missing []int64) {
 	var ids []int64
 	var keys []string
@@ -84,25 +85,34 @@ func (s *Store) mget(ctx context.Context, p *Policy, all []int64) (found []catal
 	if len(ids) == 0 {
 		return nil, missing
 	}
-	var vals []any
-	err := s.guard(func() error {
-		var err error
-		vals, err = s.rdb.MGet(ctx, keys...).Result()
-		return err
+	gets := make([]*redis.StringCmd, len(keys))
+	_ = s.guard(func() error {
+		cmds, _ := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for i, k := range keys {
+				gets[i] = pipe.Get(ctx, k)
+			}
+			return nil
+		})
+		return failure(cmds)
 	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		s.m.requests.WithLabelValues("redis", "error").Add(float64(len(ids)))
-		return nil, append(missing, ids...)
-	}
-	for i, v := range vals {
-		raw, ok := v.(string)
-		if !ok {
+	for i, get := range gets {
+		var raw []byte
+		err := errRedisTrouble // nothing was sent: the breaker is open
+		if get != nil {
+			raw, err = get.Bytes()
+		}
+		switch {
+		case errors.Is(err, redis.Nil):
 			s.m.requests.WithLabelValues("redis", "miss").Inc()
+			missing = append(missing, ids[i])
+			continue
+		case err != nil: // on a cluster, the keys of the nodes that answered are still used
+			s.m.requests.WithLabelValues("redis", "error").Inc()
 			missing = append(missing, ids[i])
 			continue
 		}
 		var pr catalog.Product
-		switch err := s.decode([]byte(raw), &pr); {
+		switch err := s.decode(raw, &pr); {
 		case errors.Is(err, errNullValue):
 			s.m.requests.WithLabelValues("redis", "null_hit").Inc()
 		case err != nil:

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"strconv"
 	"testing"
 )
 
@@ -22,6 +23,37 @@ func BenchmarkProductGet(b *testing.B) {
 				if _, err := s.Product(ctx, 1); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkProducts measures one batch read whose products are all in Redis (naive: no L1, so
+// every id is read from Redis), for batches of 10 and 100 ids (the API's limit).
+func BenchmarkProducts(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			f := newFixture(b, 0)
+			s := f.store("naive")
+			ctx := context.Background()
+			ids := make([]int64, n)
+			for i := range ids {
+				ids[i] = int64(i + 1)
+			}
+			if got, err := s.Products(ctx, ids); err != nil || len(got) != n {
+				b.Fatalf("Products = %d, %v", len(got), err)
+			}
+			loads := f.src.total.Load()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if got, err := s.Products(ctx, ids); err != nil || len(got) != n {
+					b.Fatalf("Products = %d, %v", len(got), err)
+				}
+			}
+			b.StopTimer()
+			if f.src.total.Load() != loads {
+				b.Fatal("the batch loaded from the database: the benchmark must read Redis only")
 			}
 		})
 	}

@@ -69,10 +69,17 @@ func (s *Store) retryPending(ctx context.Context) {
 	if len(keys) == 0 && len(ids) == 0 {
 		return
 	}
-	if len(keys) > 0 && s.redisDel(ctx, keys...) {
-		s.m.invalidations.WithLabelValues("redis").Add(float64(len(keys)))
+	if len(keys) > 0 {
+		failed := s.redisDel(ctx, keys...)
+		s.m.invalidations.WithLabelValues("redis").Add(float64(len(keys) - len(failed)))
+		left := make(map[string]bool, len(failed))
+		for _, k := range failed {
+			left[k] = true
+		}
 		for _, k := range keys {
-			s.pending.done(k)
+			if !left[k] {
+				s.pending.done(k)
+			}
 		}
 	}
 	if len(ids) > 0 && s.publish(ctx, event{Op: opInvalidate, IDs: ids}) {

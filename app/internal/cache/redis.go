@@ -18,6 +18,17 @@ func (s *Store) guard(op func() error) error {
 	return err
 }
 
+// failure returns the first error of cmds other than a missing key: what a pipeline's outcome is
+// for the circuit breaker (Pipelined itself returns the first error, a miss included).
+func failure(cmds []redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	return nil
+}
+
 // redisGet reads key; with withTTL it also returns the key's remaining time to live. A key whose
 // invalidation Redis has not taken yet reads as missing: its value may be older than a write.
 func (s *Store) redisGet(ctx context.Context, key string, withTTL bool) ([]byte, time.Duration, error) {
@@ -61,14 +72,29 @@ func (s *Store) redisSet(ctx context.Context, key string, raw []byte, ttl time.D
 	s.pending.done(key)
 }
 
-// redisDel deletes keys and reports whether Redis took the command.
-func (s *Store) redisDel(ctx context.Context, keys ...string) bool {
-	if err := s.guard(func() error { return s.rdb.Del(ctx, keys...).Err() }); err != nil {
+// redisDel deletes keys, one DEL each in one pipeline (keys of different products may sit on
+// different Redis Cluster slots, which one DEL refuses), and returns the keys Redis did not take.
+func (s *Store) redisDel(ctx context.Context, keys ...string) (failed []string) {
+	dels := make([]*redis.IntCmd, len(keys))
+	err := s.guard(func() error {
+		cmds, _ := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for i, k := range keys {
+				dels[i] = pipe.Del(ctx, k)
+			}
+			return nil
+		})
+		return failure(cmds)
+	})
+	for i, del := range dels {
+		if del == nil || del.Err() != nil { // nil: the breaker is open, nothing was sent
+			failed = append(failed, keys[i])
+		}
+	}
+	if err != nil {
 		s.m.requests.WithLabelValues("redis", "error").Inc()
 		s.log.WithError(err).WithField("keys", keys).Warn("cache invalidation in redis failed")
-		return false
 	}
-	return true
+	return failed
 }
 
 // redisLock takes lock key with token for ttl (SET NX PX) and reports whether it got it.

@@ -124,23 +124,51 @@ func (s *Store) Reset(ctx context.Context) (int64, error) {
 	return gen, nil
 }
 
-// sweep deletes the keys of an old generation, a bounded SCAN at a time.
+// sweep deletes the keys of an old generation, a bounded SCAN at a time, on every node holding
+// keys: the master of a single or Sentinel set-up, each master of a Redis Cluster (whose client
+// would SCAN one node only).
 func (s *Store) sweep(gen int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	match := s.opts.Namespace + ":g" + strconv.FormatInt(gen, 10) + ":*"
-	iter := s.rdb.Scan(ctx, 0, match, 1000).Iterator()
-	batch := make([]string, 0, 500)
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == cap(batch) {
-			s.rdb.Unlink(ctx, batch...)
-			batch = batch[:0]
+	err := s.eachMaster(ctx, func(ctx context.Context, node redis.Cmdable) error {
+		iter := node.Scan(ctx, 0, match, 1000).Iterator()
+		batch := make([]string, 0, 500)
+		for iter.Next(ctx) {
+			batch = append(batch, iter.Val())
+			if len(batch) == cap(batch) {
+				s.unlink(ctx, batch)
+				batch = batch[:0]
+			}
 		}
+		s.unlink(ctx, batch)
+		return iter.Err()
+	})
+	if err != nil {
+		s.log.WithError(err).WithFields(logrus.Fields{"generation": gen}).Warn("cache sweep of an old generation failed; its keys expire by themselves")
 	}
-	if len(batch) > 0 {
-		s.rdb.Unlink(ctx, batch...)
+}
+
+// eachMaster runs fn on every master: each one of a Redis Cluster (in parallel), else the client.
+func (s *Store) eachMaster(ctx context.Context, fn func(context.Context, redis.Cmdable) error) error {
+	if c, ok := s.rdb.(*redis.ClusterClient); ok {
+		return c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return fn(ctx, node) })
 	}
+	return fn(ctx, s.rdb)
+}
+
+// unlink deletes keys in the background of Redis, one UNLINK each in one pipeline: keys of
+// several products sit on several Redis Cluster slots, which one UNLINK refuses.
+func (s *Store) unlink(ctx context.Context, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	_, _ = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, k := range keys {
+			pipe.Unlink(ctx, k)
+		}
+		return nil
+	})
 }
 
 // Status describes the cache's state for the admin API.

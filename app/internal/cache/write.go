@@ -66,10 +66,10 @@ func (s *Store) invalidate(ctx context.Context, p *Policy, op string, id int64) 
 // deleteKeys deletes one product's keys in Redis and L1 and tells the other instances. What Redis
 // does not take is remembered and retried (see pendingSet).
 func (s *Store) deleteKeys(ctx context.Context, p *Policy, op string, id int64, keys []string) {
-	if s.redisDel(ctx, keys...) {
-		s.m.invalidations.WithLabelValues("redis").Add(float64(len(keys)))
-	} else {
-		s.pending.add(id, keys...)
+	failed := s.redisDel(ctx, keys...)
+	s.m.invalidations.WithLabelValues("redis").Add(float64(len(keys) - len(failed)))
+	if len(failed) > 0 {
+		s.pending.add(id, failed...)
 	}
 	s.dropL1(keys)
 	if (p.PubSub || op == opCreate) && !s.publish(ctx, event{Op: op, IDs: []int64{id}}) {
