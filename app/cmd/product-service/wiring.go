@@ -126,6 +126,9 @@ func newRedis(cfg config.Config, logger *logrus.Logger, tp trace.TracerProvider,
 		PoolTimeout:  2 * cfg.Redis.Timeout,
 		PoolSize:     cfg.Redis.PoolSize,
 		MaxRetries:   -1,
+		// One dial attempt: go-redis's default (5, 100 ms apart) made a read wait over a second
+		// for a killed master before the database answered (TestSentinelFailover).
+		DialerRetries: 1,
 	})
 	if tp != nil {
 		if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tp)); err != nil {
