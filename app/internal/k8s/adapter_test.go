@@ -49,7 +49,7 @@ func adapterMetric(t *testing.T, svc service) string {
 	rule := one(t, "prometheus-adapter rule", v.Rules.Custom)
 	series, _, _ := strings.Cut(rule.SeriesQuery, "{")
 	mf, ok := svc.families[series]
-	if !ok || mf.GetType() != dto.MetricType_COUNTER {
+	if !ok || mf.GetType() != dto.MetricType_COUNTER || len(mf.GetMetric()) == 0 {
 		t.Fatalf("the adapter reads %s, which is not a counter the service exports", series)
 	}
 	route := false
