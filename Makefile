@@ -30,7 +30,7 @@ PRODUCTS     ?= 100000
 FUZZTIME     ?= 20s
 REPEAT       ?= 1
 
-.PHONY: help build test test-deps fuzz vulncheck run db migrate seed bench bench-telemetry profile compare drills tools e2e clean
+.PHONY: help build test test-deps fuzz vulncheck run db migrate seed bench bench-telemetry profile compare scale drills tools e2e clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -90,6 +90,13 @@ profile: $(K6) ## 30 s CPU profile of the service under the 500/s read load (k6 
 compare: tools ## every k6 scenario × cache preset (and the nginx edge in front of protected) at 500/s, DB latency 200 ms → results/compare-<date>.md (~20 min a repeat; QUICK=1 ~4 min, checked; REPEAT=2 prints the spread)
 	GO='$(GO)' $(GO) run ./app/cmd/compare -k6 '$(K6)' -nginx '$(NGINX)' -pg-admin-url '$(PG_ADMIN_URL)' -redis-addr '$(REDIS_ADDR)' \
 	  -products '$(PRODUCTS)' -repeat '$(REPEAT)' $(if $(filter 1,$(QUICK)),-quick -check)
+
+SCALE_REPLICAS ?= 3
+
+scale: tools ## scale-out: SCALE_REPLICAS (3) processes behind native nginx: L1 invalidation lag (consistency), DB loads per hot-key expiry (breakdown), read throughput 1 vs 3 → results/scale-<date>.md (~4 min; QUICK=1 ~2 min)
+	GO='$(GO)' $(GO) run ./app/cmd/compare -k6 '$(K6)' -nginx '$(NGINX)' -pg-admin-url '$(PG_ADMIN_URL)' -redis-addr '$(REDIS_ADDR)' \
+	  -products '$(PRODUCTS)' -replicas '$(SCALE_REPLICAS)' -scenarios consistency,breakdown -presets protected,two-level \
+	  -edge=false -throughput -redis-timeout 250ms -check $(if $(filter 1,$(QUICK)),-quick)
 
 e2e: tools test-deps ## end-to-end: k6 contract and load smoke, the service shipping logs to a real Loki, the nginx edge cache natively
 	$(LOKI) -config.file=loki/loki.yaml -config.expand-env=true -verify-config

@@ -7,9 +7,12 @@ type cell struct {
 	Seconds float64    `json:"seconds"` // how long its main load lasted
 	K6      k6Summary  `json:"k6"`
 	Service growth     `json:"service"`
-	Edge    *edgeStats `json:"edge,omitempty"`  // the edge column: its product reads by cache status
-	Exit    int        `json:"exit"`            // k6's exit status: 0, or 99 when a threshold was crossed
-	Err     string     `json:"error,omitempty"` // why the cell has no figures
+	Edge    *edgeStats `json:"edge,omitempty"` // the edge column: its product reads by cache status
+	Exit    int        `json:"exit"`           // k6's exit status: 0, or 99 when a threshold was crossed
+	// Replicas is how many service processes served the cell (behind the balancer when > 1);
+	// Service then adds up all of them.
+	Replicas int    `json:"replicas,omitempty"`
+	Err      string `json:"error,omitempty"` // why the cell has no figures
 }
 
 // figures are a cell's numbers as the report shows them.
@@ -71,4 +74,15 @@ func (c cell) failedThresholds() []string {
 		}
 	}
 	return out
+}
+
+// loadsPerEviction is the breakdown scenario's figure: database loads of the hot key per
+// eviction. With several replicas k6 sees only the replica its /metrics request reached, so the
+// loads come from every replica's counters (reads' misses and lock timeouts) instead.
+func (c cell) loadsPerEviction() *float64 {
+	if c.Replicas <= 1 || c.K6.Evictions == nil || *c.K6.Evictions == 0 {
+		return c.K6.DBLoadsPerEviction
+	}
+	v := (c.Service.DBLoads["miss"] + c.Service.DBLoads["lock_timeout"]) / *c.K6.Evictions
+	return &v
 }

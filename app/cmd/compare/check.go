@@ -115,6 +115,7 @@ func check(cells []cell, scenarios, presets []string, repeats int) checkResult {
 	}
 
 	r.checkEdge(find, scenarios, presets, repeats)
+	r.checkScale(cells)
 
 	held, expected := 0, 0
 	for _, c := range cells {
@@ -165,5 +166,42 @@ func (r *checkResult) checkEdge(find func(int, cellKey) *cell, scenarios, column
 		ok := el <= pl*edgeLoadsTolerance+edgeLoadsSlack
 		r.add(ok, "read: edge (%s behind nginx) %.0f database loads %s %s alone %.0f (repeat %d)", preset, el,
 			map[bool]string{true: "≤", false: "above"}[ok], preset, pl, rep)
+	}
+}
+
+// Scale-out targets: another replica drops its L1 copy within lagP99Target of a write (p99),
+// and the breakdown lock holds across replicas: at most lockLoadsPerEviction database loads of
+// the hot key per eviction for the whole cluster (1 is the ideal; a waiter whose wait timed out
+// loads once more).
+const (
+	lagP99Target         = 0.1
+	lockLoadsPerEviction = 2.0
+)
+
+// checkScale verifies the cells run on several replicas: pub/sub reached every other replica
+// with each write, within the lag target, and the lock gave one load per eviction cluster-wide.
+func (r *checkResult) checkScale(cells []cell) {
+	for _, c := range cells {
+		if c.Err != "" || c.Replicas <= 1 {
+			continue
+		}
+		switch {
+		case c.Key.Scenario == "consistency" && (c.Key.Preset == "two-level" || c.Key.Preset == "full"):
+			var writes float64
+			if c.K6.Writes != nil {
+				writes = *c.K6.Writes
+			}
+			want := writes * float64(c.Replicas-1)
+			r.add(writes > 0 && c.Service.Lag.Count >= want,
+				"%s (repeat %d): %.0f L1 invalidations seen by the other replicas for %.0f writes × %d other replicas",
+				c.Key, c.Repeat, c.Service.Lag.Count, writes, c.Replicas-1)
+			p99 := c.Service.Lag.quantile(0.99)
+			r.add(p99 != nil && *p99 <= lagP99Target, "%s (repeat %d): L1 invalidation lag p99 %s ms (target ≤ %.0f ms)",
+				c.Key, c.Repeat, msOfSeconds(p99), lagP99Target*1000)
+		case c.Key.Scenario == "breakdown" && c.Key.Preset != "none" && c.Key.Preset != "naive" && c.Key.Preset != edgeColumn:
+			per := c.loadsPerEviction()
+			r.add(per != nil && *per <= lockLoadsPerEviction, "%s (repeat %d): %s database loads per eviction over %d replicas (target ≤ %.0f)",
+				c.Key, c.Repeat, num(per), c.Replicas, lockLoadsPerEviction)
+		}
 	}
 }

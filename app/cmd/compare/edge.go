@@ -12,72 +12,23 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/nginxconf"
 )
 
-// edgeConfigPath is the edge's nginx configuration, shared with docker-compose.yml.
-const edgeConfigPath = "observability/nginx-edge.conf"
-
-// edgeAddresses are the only parts of the edge's configuration a native run changes: where it
-// listens (8080, 8081 in its container) and where its upstream is (the compose balancer).
-type edgeAddresses struct {
-	listen, status, upstream string // host:port each
-}
-
-// edgeSubstitutions are the directives of nginx-edge.conf that name an address, each of which
-// must occur exactly once.
-var edgeSubstitutions = []struct {
-	re  *regexp.Regexp
-	get func(edgeAddresses) string
-}{
-	{regexp.MustCompile(`(?m)^(\s*listen\s+)8080(;)`), func(a edgeAddresses) string { return a.listen }},
-	{regexp.MustCompile(`(?m)^(\s*listen\s+)8081(;)`), func(a edgeAddresses) string { return a.status }},
-	{regexp.MustCompile(`(?m)^(\s*server\s+)nginx:8080(;)`), func(a edgeAddresses) string { return a.upstream }},
-}
-
-// nativeEdgeConfig returns the compose edge configuration with its three addresses replaced, and
-// nothing else changed: its paths are relative to nginx's prefix already.
-func nativeEdgeConfig(conf string, a edgeAddresses) (string, error) {
-	for _, s := range edgeSubstitutions {
-		if n := len(s.re.FindAllStringIndex(conf, -1)); n != 1 {
-			return "", fmt.Errorf("%s: %d matches of %s, want 1", edgeConfigPath, n, s.re)
-		}
-		conf = s.re.ReplaceAllString(conf, "${1}"+s.get(a)+"${2}")
-	}
-	return conf, nil
-}
-
-// edge is a native nginx running nginx-edge.conf in a temp prefix of its own.
+// edge is a native nginx running observability/nginx-edge.conf (app/internal/nginxconf) in a temp
+// prefix of its own.
 type edge struct {
-	srv    *server
-	prefix string
-	base   string // http://127.0.0.1:port
-	status string // its health listener
+	srv  *nginxconf.Server
+	base string // http://127.0.0.1:port
 }
 
 // startEdge starts nginx with the edge configuration in front of upstream (host:port), in a new
 // prefix in the system's temp dir, and waits until it answers. Its access log is logPath(), its
-// stderr stderr.log in the prefix; stop removes the prefix.
-func startEdge(ctx context.Context, nginx, root, upstream string) (_ *edge, err error) {
-	raw, err := os.ReadFile(filepath.Join(root, edgeConfigPath))
+// stderr stderr.log in the prefix; remove deletes the prefix.
+func startEdge(ctx context.Context, nginx, root, upstream string) (*edge, error) {
+	raw, err := os.ReadFile(filepath.Join(root, nginxconf.EdgeFile))
 	if err != nil {
-		return nil, err
-	}
-	// Not under a private (0700) temp dir: started as root, nginx's workers run as an
-	// unprivileged user, which must reach the cache and temp directories the master creates
-	// for it in the prefix.
-	prefix, err := os.MkdirTemp("", "edge-")
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(prefix)
-		}
-	}()
-	if err := os.Chmod(prefix, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.Mkdir(filepath.Join(prefix, "logs"), 0o755); err != nil {
 		return nil, err
 	}
 	ports := make([]int, 2)
@@ -86,38 +37,24 @@ func startEdge(ctx context.Context, nginx, root, upstream string) (_ *edge, err 
 			return nil, err
 		}
 	}
-	a := edgeAddresses{
-		listen: fmt.Sprintf("127.0.0.1:%d", ports[0]), status: fmt.Sprintf("127.0.0.1:%d", ports[1]), upstream: upstream,
+	a := nginxconf.EdgeAddrs{
+		Listen: fmt.Sprintf("127.0.0.1:%d", ports[0]), Status: fmt.Sprintf("127.0.0.1:%d", ports[1]), Upstream: upstream,
 	}
-	conf, err := nativeEdgeConfig(string(raw), a)
+	conf, err := nginxconf.Edge(string(raw), a)
 	if err != nil {
 		return nil, err
 	}
-	confPath := filepath.Join(prefix, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		return nil, err
-	}
-	cmd := command(ctx, nil, nginx, nginxArgs(prefix, confPath, "daemon off;")...)
-	srv, err := start(cmd, filepath.Join(prefix, "stderr.log"))
+	srv, err := nginxconf.Start(ctx, nginxconf.Options{Name: "edge", Bin: nginx, Config: conf,
+		Health: "http://" + a.Status + "/health", ReadyTimeout: readyTimeout})
 	if err != nil {
 		return nil, err
 	}
-	e := &edge{srv: srv, prefix: prefix, base: "http://" + a.listen, status: "http://" + a.status}
-	if err := waitUp(ctx, srv, e.status+"/health", "nginx"); err != nil {
-		srv.stop()
-		return nil, err
-	}
-	return e, nil
+	return &edge{srv: srv, base: "http://" + a.Listen}, nil
 }
 
-// nginxArgs are nginx's flags for a configuration run in prefix: everything it writes stays there.
-func nginxArgs(prefix, conf string, global string) []string {
-	args := []string{"-p", prefix + "/", "-c", conf, "-e", filepath.Join(prefix, "logs", "error.log")}
-	if global != "" {
-		args = append(args, "-g", global)
-	}
-	return args
-}
+// nginxArgs are nginx's flags for a configuration run in prefix (nginxconf.Args), for balancer.go
+// until it runs its nginx through nginxconf.Start too.
+func nginxArgs(prefix, conf string, global string) []string { return nginxconf.Args(prefix, conf, global) }
 
 // nginxVersion is what `nginx -v` says ("nginx/1.22.1"), or "unknown".
 func nginxVersion(ctx context.Context, nginx string) string {
@@ -131,15 +68,15 @@ func nginxVersion(ctx context.Context, nginx string) string {
 }
 
 // logPath is the edge's JSON access log.
-func (e *edge) logPath() string { return filepath.Join(e.prefix, "logs", "edge-access.log") }
+func (e *edge) logPath() string { return e.srv.Path(nginxconf.EdgeAccessLog) }
 
-// stop ends nginx (SIGTERM to its group: a fast shutdown, which flushes the buffered access log).
-func (e *edge) stop() { e.srv.stop() }
+// stop ends nginx (a fast shutdown, which flushes the buffered access log).
+func (e *edge) stop() { e.srv.Stop() }
 
 // remove deletes the edge's prefix, its logs included.
-func (e *edge) remove() { os.RemoveAll(e.prefix) }
+func (e *edge) remove() { _ = e.srv.Remove() }
 
-// waitUp polls url until it answers 200 while the server runs.
+// waitUp polls url until it answers 200 while the server (the service, the balancer) runs.
 func waitUp(ctx context.Context, srv *server, url, what string) error {
 	deadline := time.Now().Add(readyTimeout)
 	client := &http.Client{Timeout: 2 * time.Second}

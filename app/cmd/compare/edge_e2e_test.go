@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/product-service-lab/product-service/app/internal/nginxconf"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -41,25 +42,16 @@ func nginxBin(t *testing.T) string {
 // TestEdgeConfigSyntax runs `nginx -t` on the native edge configuration.
 func TestEdgeConfigSyntax(t *testing.T) {
 	bin := nginxBin(t)
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", edgeConfigPath))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", nginxconf.EdgeFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf, err := nativeEdgeConfig(string(raw), edgeAddresses{listen: "127.0.0.1:1", status: "127.0.0.1:2", upstream: "127.0.0.1:3"})
+	conf, err := nginxconf.Edge(string(raw), nginxconf.EdgeAddrs{Listen: "127.0.0.1:1", Status: "127.0.0.1:2", Upstream: "127.0.0.1:3"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	prefix := t.TempDir()
-	if err := os.Mkdir(filepath.Join(prefix, "logs"), 0o755); err != nil {
+	if err := nginxconf.Check(context.Background(), bin, conf); err != nil {
 		t.Fatal(err)
-	}
-	path := filepath.Join(prefix, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := command(context.Background(), nil, bin, append(nginxArgs(prefix, path, ""), "-t", "-q")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
 	}
 }
 
@@ -105,7 +97,7 @@ func TestEdge(t *testing.T) {
 	t.Cleanup(func() {
 		e.stop()
 		if t.Failed() {
-			t.Logf("nginx's stderr:\n%s", tail(e.srv.log, 20))
+			t.Logf("nginx's stderr:\n%s", e.srv.Tail(20))
 		}
 		e.remove()
 	})

@@ -9,38 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestNativeEdgeConfig: the native edge runs compose's nginx-edge.conf with its three addresses
-// substituted and every other word unchanged.
-func TestNativeEdgeConfig(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", edgeConfigPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := edgeAddresses{listen: "127.0.0.1:18080", status: "127.0.0.1:18081", upstream: "127.0.0.1:19000"}
-	got, err := nativeEdgeConfig(string(raw), a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, after := strings.Fields(string(raw)), strings.Fields(got)
-	if len(before) != len(after) {
-		t.Fatalf("the native config has %d words, compose's %d", len(after), len(before))
-	}
-	var changed [][2]string
-	for i := range before {
-		if before[i] != after[i] {
-			changed = append(changed, [2]string{before[i], after[i]})
-		}
-	}
-	want := [][2]string{{"nginx:8080;", "127.0.0.1:19000;"}, {"8080;", "127.0.0.1:18080;"}, {"8081;", "127.0.0.1:18081;"}}
-	if d := cmp.Diff(want, changed); d != "" {
-		t.Errorf("words changed (-want +got):\n%s", d)
-	}
-
-	// A config whose addresses moved is refused rather than run half-substituted.
-	if _, err := nativeEdgeConfig(strings.Replace(string(raw), "listen 8081;", "listen 9999;", 1), a); err == nil {
-		t.Error("a config without `listen 8081;` was accepted")
-	}
-}
+// The native configuration itself (nginx-edge.conf with its addresses substituted) is tested in
+// app/internal/nginxconf.
 
 func TestReadEdgeLog(t *testing.T) {
 	lines := []string{

@@ -48,6 +48,7 @@ type k6Summary struct {
 	PeakDBLoadsPerS    *float64 `json:"peak_db_loads_per_s"`
 	PeakMissesPerS     *float64 `json:"peak_misses_per_s"`
 	DBLoadsPerEviction *float64 `json:"db_loads_per_eviction"`
+	Evictions          *float64 `json:"evictions"`
 	Writes             *float64 `json:"writes"`
 	WriteErrors        *float64 `json:"write_errors"`
 	P99Hold            *float64 `json:"p99_hold_ms"`

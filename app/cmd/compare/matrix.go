@@ -49,7 +49,7 @@ func (c *comparison) serviceAlive(ctx context.Context) bool {
 // scenario has one, then the measured k6 run between two scrapes. The column edgeColumn is the
 // preset -edge-preset with k6 reading through a fresh native nginx edge (edge.go).
 func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column string) cell {
-	ce := cell{Key: cellKey{s.name, column}, Repeat: repeat, Seconds: s.seconds(c.o.quick)}
+	ce := cell{Key: cellKey{s.name, column}, Repeat: repeat, Seconds: s.seconds(c.o.quick), Replicas: len(c.replicas)}
 	id := fmt.Sprintf("r%d-%s-%s", repeat, s.name, column)
 	fail := func(err error) cell {
 		ce.Err = err.Error()
@@ -59,10 +59,12 @@ func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column st
 	if column == edgeColumn {
 		preset = c.o.edgePreset
 	}
-	if err := c.admin.setPreset(ctx, preset); err != nil {
+	// Each replica is switched itself (not left to the pub/sub policy event), so all of them
+	// run the preset before the load starts. One reset empties the shared namespace.
+	if err := c.eachReplica(func(a *adminClient) error { return a.setPreset(ctx, preset) }); err != nil {
 		return fail(err)
 	}
-	if err := c.admin.reset(ctx); err != nil {
+	if err := c.admins[0].reset(ctx); err != nil {
 		return fail(err)
 	}
 	// The popularity set outlives resets; left alone, full's warm-up would load what earlier
@@ -73,7 +75,7 @@ func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column st
 		}
 	}
 	if preset == "full" {
-		if err := c.admin.warmup(ctx); err != nil {
+		if err := c.eachReplica(func(a *adminClient) error { return a.warmup(ctx) }); err != nil {
 			return fail(err)
 		}
 	}
@@ -84,7 +86,7 @@ func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column st
 			return fail(err)
 		}
 	}
-	before, err := scrape(ctx, c.metrics, c.base)
+	before, err := scrapeAll(ctx, c.metrics, c.replicas)
 	if err != nil {
 		return fail(err)
 	}
@@ -115,7 +117,7 @@ func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column st
 		}
 		ce.Edge.Preset = preset
 	}
-	after, err := scrape(ctx, c.metrics, c.base)
+	after, err := scrapeAll(ctx, c.metrics, c.replicas)
 	if err != nil {
 		return fail(err)
 	}
@@ -126,12 +128,22 @@ func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column st
 	return ce
 }
 
+// eachReplica runs an admin call on every replica, in order, and stops at the first error.
+func (c *comparison) eachReplica(call func(*adminClient) error) error {
+	for _, a := range c.admins {
+		if err := call(a); err != nil {
+			return fmt.Errorf("replica %s: %w", a.base, err)
+		}
+	}
+	return nil
+}
+
 // k6Env is the environment every script gets.
 func (c *comparison) k6Env(testid, preset, summary string) map[string]string {
 	env := map[string]string{
 		"BASE_URL": c.base, "ADMIN_TOKEN": c.admin.token, "PRESET": preset, "RATE": fmt.Sprint(c.o.rate),
 		"SEED": fmt.Sprint(c.o.seed), "PRODUCTS": fmt.Sprint(c.o.products), "ZIPF_S": fmt.Sprint(c.o.zipfS),
-		"TESTID": testid, "SUMMARY_FILE": summary,
+		"TESTID": testid, "SUMMARY_FILE": summary, "REPLICAS": fmt.Sprint(len(c.replicas)),
 	}
 	if c.hotFile != "" {
 		env["HOT_IDS_FILE"] = c.hotFile

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	dto "github.com/prometheus/client_model/go"
@@ -17,6 +19,10 @@ import (
 var followed = []string{
 	"cache_db_loads_total", "cache_requests_total", "cache_lock_total", "cache_bloom_rejects_total", "app_requests_total",
 }
+
+// lagHistogram is the histogram of how long other replicas took to drop an L1 entry after a
+// write's invalidation message: the scale-out run's figure.
+const lagHistogram = "cache_l1_invalidation_lag_seconds"
 
 // series is one counter: its family, labels and value.
 type series struct {
@@ -51,6 +57,18 @@ func parseSnapshot(r io.Reader) (snapshot, error) {
 		return nil, fmt.Errorf("parse metrics: %w", err)
 	}
 	snap := snapshot{}
+	if f, ok := families[lagHistogram]; ok && f.GetType() == dto.MetricType_HISTOGRAM {
+		for _, m := range f.GetMetric() {
+			h := m.GetHistogram()
+			for _, b := range h.GetBucket() {
+				s := series{name: lagHistogram + "_bucket", labels: map[string]string{"le": fmt.Sprint(b.GetUpperBound())},
+					value: float64(b.GetCumulativeCount())}
+				snap[s.key()] = s
+			}
+			s := series{name: lagHistogram + "_count", labels: map[string]string{}, value: float64(h.GetSampleCount())}
+			snap[s.key()] = s
+		}
+	}
 	for _, name := range followed {
 		f, ok := families[name]
 		if !ok {
@@ -92,6 +110,24 @@ func scrape(ctx context.Context, client *http.Client, base string) (snapshot, er
 	return parseSnapshot(resp.Body)
 }
 
+// scrapeAll reads every replica's /metrics and adds them up: the cluster's counters.
+func scrapeAll(ctx context.Context, client *http.Client, bases []string) (snapshot, error) {
+	total := snapshot{}
+	for _, base := range bases {
+		snap, err := scrape(ctx, client, base)
+		if err != nil {
+			return nil, err
+		}
+		for k, s := range snap {
+			if t, ok := total[k]; ok {
+				s.value += t.value
+			}
+			total[k] = s
+		}
+	}
+	return total, nil
+}
+
 // lookups counts one cache layer's lookups by result.
 type lookups struct {
 	Hit, NullHit, Miss, Error float64
@@ -119,6 +155,54 @@ type growth struct {
 	BloomRejects float64            `json:"bloom_rejects"`
 	// ProductReads are GETs of a product or its inventory: the reads the cache is there for.
 	ProductReads float64 `json:"product_reads"`
+	// Lag is the L1 invalidation lag observed by the replicas that did not make the write.
+	Lag lag `json:"l1_invalidation_lag"`
+}
+
+// lag is the growth of the lag histogram: cumulative counts by upper bound (seconds, as the
+// le label writes it: "0.005", "+Inf").
+type lag struct {
+	Count   float64            `json:"count"`
+	Buckets map[string]float64 `json:"buckets,omitempty"`
+}
+
+// quantile estimates the q-quantile in seconds as Prometheus's histogram_quantile does (linear
+// within the bucket), or nil without samples. Past the last finite bound it answers that bound.
+func (l lag) quantile(q float64) *float64 {
+	if l.Count == 0 || len(l.Buckets) == 0 {
+		return nil
+	}
+	counts := make(map[float64]float64, len(l.Buckets))
+	bounds := make([]float64, 0, len(l.Buckets))
+	for le, n := range l.Buckets {
+		b, err := strconv.ParseFloat(le, 64)
+		if err != nil {
+			continue
+		}
+		counts[b] = n
+		bounds = append(bounds, b)
+	}
+	slices.Sort(bounds)
+	rank := q * l.Count
+	lower, below := 0.0, 0.0
+	for _, b := range bounds {
+		n := counts[b]
+		if n >= rank {
+			if math.IsInf(b, 1) {
+				return &lower
+			}
+			v := b
+			if n > below {
+				v = lower + (b-lower)*(rank-below)/(n-below)
+			}
+			return &v
+		}
+		if !math.IsInf(b, 1) {
+			lower = b
+		}
+		below = n
+	}
+	return &lower
 }
 
 // readCauses are the load causes a read pays for (the recording rules' DB shield ratio);
@@ -138,6 +222,13 @@ func diff(before, after snapshot) growth {
 			d = a.value
 		}
 		switch a.name {
+		case lagHistogram + "_bucket":
+			if g.Lag.Buckets == nil {
+				g.Lag.Buckets = map[string]float64{}
+			}
+			g.Lag.Buckets[a.labels["le"]] += d
+		case lagHistogram + "_count":
+			g.Lag.Count += d
 		case "cache_db_loads_total":
 			g.DBLoads[a.labels["cause"]] += d
 		case "cache_lock_total":

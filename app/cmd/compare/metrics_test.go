@@ -1,6 +1,11 @@
 package main
 
 import (
+	"context"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -134,5 +139,71 @@ func TestGrowthLoadsAndRatios(t *testing.T) {
 	}
 	if got := g.Redis.hitRatio(); got != nil {
 		t.Errorf("Redis hit ratio without lookups = %v, want nil", *got)
+	}
+}
+
+const lagBefore = `# TYPE cache_l1_invalidation_lag_seconds histogram
+cache_l1_invalidation_lag_seconds_bucket{le="0.001"} 10
+cache_l1_invalidation_lag_seconds_bucket{le="0.01"} 20
+cache_l1_invalidation_lag_seconds_bucket{le="0.1"} 20
+cache_l1_invalidation_lag_seconds_bucket{le="+Inf"} 20
+cache_l1_invalidation_lag_seconds_sum 0.05
+cache_l1_invalidation_lag_seconds_count 20
+`
+
+const lagAfter = `# TYPE cache_l1_invalidation_lag_seconds histogram
+cache_l1_invalidation_lag_seconds_bucket{le="0.001"} 60
+cache_l1_invalidation_lag_seconds_bucket{le="0.01"} 110
+cache_l1_invalidation_lag_seconds_bucket{le="0.1"} 119
+cache_l1_invalidation_lag_seconds_bucket{le="+Inf"} 120
+cache_l1_invalidation_lag_seconds_sum 0.5
+cache_l1_invalidation_lag_seconds_count 120
+`
+
+func TestLagQuantiles(t *testing.T) {
+	g := diff(mustParse(t, lagBefore), mustParse(t, lagAfter))
+	if g.Lag.Count != 100 {
+		t.Fatalf("lag samples %v, want 100", g.Lag.Count)
+	}
+	tests := []struct {
+		q    float64
+		want float64
+	}{
+		// 50 samples ≤ 1 ms, 40 in (1 ms, 10 ms], 9 in (10 ms, 100 ms], 1 above.
+		{0.5, 0.001},
+		{0.7, 0.001 + 0.009*20/40},
+		{0.99, 0.1},
+		{1, 0.1}, // past the last finite bound: that bound
+	}
+	for _, tt := range tests {
+		got := g.Lag.quantile(tt.q)
+		if got == nil || math.Abs(*got-tt.want) > 1e-9 {
+			t.Errorf("quantile(%v) = %v, want %v", tt.q, got, tt.want)
+		}
+	}
+	if got := (lag{}).quantile(0.99); got != nil {
+		t.Errorf("quantile without samples = %v, want nil", *got)
+	}
+}
+
+func TestScrapeAllAddsReplicasUp(t *testing.T) {
+	var bases []string
+	for _, body := range []string{scrapeBefore + lagBefore, scrapeAfter + lagAfter} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, body)
+		}))
+		defer srv.Close()
+		bases = append(bases, srv.URL)
+	}
+	got, err := scrapeAll(context.Background(), http.DefaultClient, bases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := diff(snapshot{}, got)
+	if g.DBLoads["miss"] != 260 || g.Lag.Count != 140 || g.Lag.Buckets["0.001"] != 70 || g.ProductReads != 194 {
+		t.Errorf("summed growth %+v, want miss 260, lag count 140, ≤1ms 70, product reads 194", g)
+	}
+	if _, err := scrapeAll(context.Background(), http.DefaultClient, append(bases, "http://127.0.0.1:1")); err == nil {
+		t.Error("scrapeAll ignored a replica that does not answer")
 	}
 }

@@ -38,6 +38,15 @@ type options struct {
 	edge       bool
 	edgePreset string
 	nginx      string
+	// replicas is how many service processes run, behind a native nginx balancer
+	// (observability/nginx.conf) when more than one; the report is then scale-<date>.md.
+	replicas int
+	// throughput adds, after the matrix, the maximum read rate through the balancer with one
+	// replica and with all of them (closed loop, throughputVUs virtual users).
+	throughput    bool
+	throughputVUs int
+	// redisTimeout is the service's REDIS_TIMEOUT; zero leaves the service's default (50 ms).
+	redisTimeout time.Duration
 }
 
 // parseOptions reads the flags, with defaults from the environment (lookup).
@@ -75,6 +84,10 @@ func parseOptions(args []string, lookup func(string) (string, bool)) (options, e
 	fs.StringVar(&o.edgePreset, "edge-preset", "protected", "the service's preset behind the edge")
 	fs.StringVar(&o.nginx, "nginx", env("NGINX", filepath.Join(home, ".cache/product-service-lab/tools/nginx-1.22.1-9+deb12u11/nginx")),
 		"nginx binary for -edge (env NGINX)")
+	fs.IntVar(&o.replicas, "replicas", atoiOr(env("REPLICAS", ""), 1), "service processes behind a native nginx balancer (env REPLICAS); above 1 the report is scale-<date>.md")
+	fs.BoolVar(&o.throughput, "throughput", false, "also measure the maximum read rate through the balancer with 1 replica and with -replicas")
+	fs.IntVar(&o.throughputVUs, "throughput-vus", 64, "closed-loop virtual users of -throughput")
+	fs.DurationVar(&o.redisTimeout, "redis-timeout", 0, "the service's REDIS_TIMEOUT (0: its default, 50ms); more replicas than cores starve Redis calls past 50 ms")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -121,8 +134,20 @@ func (o options) validate() error {
 	if o.dbLatency < 0 {
 		bad("-db-latency must not be negative")
 	}
+	if o.redisTimeout < 0 {
+		bad("-redis-timeout must not be negative")
+	}
 	if !dbNameRE.MatchString(o.dbName) {
 		bad("-db-name must match %s, got %q", dbNameRE, o.dbName)
+	}
+	if o.replicas < 1 || o.replicas > 5 {
+		bad("-replicas must be 1..5, got %d", o.replicas)
+	}
+	if o.throughputVUs < 1 || o.throughputVUs > 1000 {
+		bad("-throughput-vus must be 1..1000, got %d", o.throughputVUs)
+	}
+	if (o.replicas > 1 || o.throughput) && o.baseURL != "" {
+		bad("-replicas and -throughput start their own replicas: not with -base-url")
 	}
 	if o.baseURL != "" {
 		if u, err := url.Parse(o.baseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

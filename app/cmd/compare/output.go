@@ -9,13 +9,22 @@ import (
 )
 
 // write saves the cells' data, the charts and the report (with the check's verdict, if any).
-func (c *comparison) write(cells []cell, verdict *checkResult) error {
+func (c *comparison) write(cells []cell, runs []throughputRun, verdict *checkResult) error {
 	data, err := json.MarshalIndent(cells, "", " ")
 	if err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(c.outDir, "cells.json"), data, 0o644); err != nil {
 		return err
+	}
+	if len(runs) > 0 {
+		data, err := json.MarshalIndent(runs, "", " ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(c.outDir, "throughput.json"), data, 0o644); err != nil {
+			return err
+		}
 	}
 	charts, err := writeCharts(c.outDir, cells, c.o.scenarios, c.o.columns())
 	if err != nil {
@@ -25,6 +34,9 @@ func (c *comparison) write(cells []cell, verdict *checkResult) error {
 		header: c.header(), cells: cells, scenarios: c.o.scenarios, presets: c.o.columns(),
 		charts: charts, chartDir: filepath.Base(c.outDir), check: verdict,
 	})
+	if len(c.replicas) > 1 {
+		md += scaleSection(cells, runs, len(c.replicas), c.o.throughputVUs)
+	}
 	return os.WriteFile(c.report, []byte(md), 0o644)
 }
 
@@ -48,6 +60,15 @@ func (c *comparison) header() header {
 		h.Dataset = fmt.Sprintf("database %s: %d products seeded with the default seed (deterministic); %s", c.o.dbName, c.o.products, hot)
 		h.Service = fmt.Sprintf("one product-service instance built from the commit, clean environment, DB_SIMULATED_LATENCY=%s, "+
 			"default pools (DB_MAX_OPEN_CONNS 20, REDIS_POOL_SIZE 50), its own CACHE_NAMESPACE", c.o.dbLatency)
+		if n := len(c.replicas); n > 1 {
+			h.Service = fmt.Sprintf("%d product-service processes (one database, one Redis, one CACHE_NAMESPACE) behind a native "+
+				"nginx %s balancer running observability/nginx.conf, built from the commit, clean environment, "+
+				"DB_SIMULATED_LATENCY=%s, default pools; admin calls (preset, warm-up) go to each replica, the reset to one, "+
+				"counters are added up over all", n, c.machine.NginxVersion, c.o.dbLatency)
+		}
+		if c.o.redisTimeout > 0 {
+			h.Service += fmt.Sprintf("; REDIS_TIMEOUT=%s", c.o.redisTimeout)
+		}
 	}
 	h.Settings = fmt.Sprintf("RATE %d/s (constant arrival rate), ZIPF_S %g, SEED %d; per cell: switch the preset, reset the namespace, "+
 		"warm-up for full only, then the scenario (read: after an unmeasured warm load)", c.o.rate, c.o.zipfS, c.o.seed)

@@ -137,7 +137,7 @@ func extraFigure(c cell) *float64 {
 		if c.Key.Preset == "none" {
 			return nil // every read is a load: evictions change nothing
 		}
-		return c.K6.DBLoadsPerEviction
+		return c.loadsPerEviction()
 	case "avalanche":
 		if c.K6.PeakDBLoadsPerS != nil {
 			return c.K6.PeakDBLoadsPerS

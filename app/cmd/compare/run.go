@@ -16,13 +16,18 @@ import (
 
 // comparison is one invocation: its settings, where it writes, and what it talks to.
 type comparison struct {
-	o         options
-	root      string // the repository: loadtest/ lives there
-	outDir    string // results/compare-<date>/
-	report    string // results/compare-<date>.md
-	tmp       string
-	base      string // the service's URL
-	admin     *adminClient
+	o      options
+	root   string // the repository: loadtest/ lives there
+	outDir string // results/compare-<date>/
+	report string // results/compare-<date>.md
+	tmp    string
+	base   string // the service's URL: the balancer's with several replicas
+	admin  *adminClient
+	// replicas are the service processes' own URLs and admin clients (one when -replicas 1 or
+	// -base-url): the admin calls and the scrapes go to each.
+	replicas  []string
+	admins    []*adminClient
+	bin       string
 	rdb       *redis.Client // nil when measuring a service it did not start
 	ns        string        // the service's CACHE_NAMESPACE, when it started it
 	hotFile   string        // the is_hot ids, or "" when unknown
@@ -46,12 +51,16 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	if _, err := os.Stat(o.k6); err != nil {
 		return fmt.Errorf("k6 not found at %s: run 'make tools' or pass -k6 (%w)", o.k6, err)
 	}
-	if _, err := os.Stat(o.nginx); o.edge && err != nil {
-		return fmt.Errorf("nginx not found at %s: run 'make tools', pass -nginx, or -edge=false (%w)", o.nginx, err)
+	if _, err := os.Stat(o.nginx); (o.edge || o.replicas > 1) && err != nil {
+		return fmt.Errorf("nginx not found at %s: run 'make tools', pass -nginx, or -edge=false and -replicas 1 (%w)", o.nginx, err)
 	}
 	date := c.started.Format("2006-01-02")
-	c.report = filepath.Join(o.results, "compare-"+date+".md")
-	c.outDir = filepath.Join(o.results, "compare-"+date)
+	name := "compare-"
+	if o.replicas > 1 {
+		name = "scale-"
+	}
+	c.report = filepath.Join(o.results, name+date+".md")
+	c.outDir = filepath.Join(o.results, name+date)
 	for _, d := range []string{filepath.Join(c.outDir, "cells"), filepath.Join(c.outDir, "logs")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
@@ -71,7 +80,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	}
 	c.machine = describe(ctx, c.root, o.k6, c.rdb)
 	c.machine.PostgresVersion = c.pgVersion
-	if o.edge {
+	if o.edge || o.replicas > 1 {
 		c.machine.NginxVersion = nginxVersion(ctx, o.nginx)
 	}
 	fmt.Printf("compare: %d scenario(s) × %d column(s) × %d repeat(s) at %d/s, DB latency %s, %s mode: about %s\n",
@@ -84,12 +93,19 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	if len(cells) == 0 {
 		return runErr
 	}
+	var runs []throughputRun
+	if o.throughput && runErr == nil {
+		runs = c.throughput(ctx)
+	}
 	var verdict *checkResult
 	if o.check && runErr == nil {
 		r := check(cells, o.scenarios, o.columns(), o.repeat)
+		for _, t := range runs {
+			r.add(t.Err == "" && t.K6.FailedRate < 0.01, "throughput with %d replica(s): %s", t.Replicas, throughputLine(t))
+		}
 		verdict = &r
 	}
-	if err := c.write(cells, verdict); err != nil {
+	if err := c.write(cells, runs, verdict); err != nil {
 		return errors.Join(runErr, err)
 	}
 	fmt.Printf("compare: wrote %s (%s)\n", c.report, time.Since(c.started).Round(time.Second))
@@ -132,6 +148,7 @@ func (c *comparison) startService(ctx context.Context) (stop func(), err error) 
 	if o.baseURL != "" {
 		c.base = strings.TrimRight(o.baseURL, "/")
 		c.admin = newAdminClient(c.base, o.adminToken)
+		c.replicas, c.admins = []string{c.base}, []*adminClient{c.admin}
 		if o.databaseURL != "" {
 			return nil, c.readHotIDs(ctx, o.databaseURL)
 		}
@@ -164,22 +181,45 @@ func (c *comparison) startService(ctx context.Context) (stop func(), err error) 
 	}
 	c.ns = fmt.Sprintf("compare-%d-%s", os.Getpid(), randomToken()[:6])
 	token := randomToken()
-	srv, base, err := startService(ctx, serviceSettings{
-		bin: bin, databaseURL: databaseURL, redisAddr: o.redisAddr, namespace: c.ns, adminToken: token,
-		logPath: filepath.Join(c.outDir, "logs", "service.log"), dbLatency: o.dbLatency,
-	})
+	c.bin = bin
+	var servers []*server
+	var lb *balancer
 	stop = func() {
-		if srv != nil {
+		if lb != nil {
+			lb.stop()
+		}
+		for _, srv := range servers {
 			srv.stop()
 		}
 		c.deleteKeys()
 		c.rdb.Close()
 	}
-	if err != nil {
-		return stop, err
+	// Every replica shares the database, Redis, namespace and token: one service, scaled out.
+	for i := range o.replicas {
+		logName := "service.log"
+		if o.replicas > 1 {
+			logName = fmt.Sprintf("service-%d.log", i+1)
+		}
+		srv, base, err := startService(ctx, serviceSettings{
+			bin: bin, databaseURL: databaseURL, redisAddr: o.redisAddr, namespace: c.ns, adminToken: token,
+			logPath: filepath.Join(c.outDir, "logs", logName), dbLatency: o.dbLatency, redisTimeout: o.redisTimeout,
+		})
+		if err != nil {
+			return stop, err
+		}
+		servers = append(servers, srv)
+		c.replicas, c.admins = append(c.replicas, base), append(c.admins, newAdminClient(base, token))
+		fmt.Printf("compare: product-service on %s, namespace %s\n", base, c.ns)
 	}
-	fmt.Printf("compare: product-service on %s, namespace %s\n", base, c.ns)
-	c.base, c.admin = base, newAdminClient(base, token)
+	c.base, c.admin = c.replicas[0], c.admins[0]
+	if o.replicas > 1 {
+		if lb, err = c.startBalancer(ctx, c.replicas, "balancer"); err != nil {
+			return stop, err
+		}
+		c.base = lb.base
+		c.admin = newAdminClient(c.base, token)
+		fmt.Printf("compare: nginx balancer on %s over %d replicas\n", c.base, len(c.replicas))
+	}
 	return stop, nil
 }
 

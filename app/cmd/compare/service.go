@@ -68,6 +68,7 @@ type serviceSettings struct {
 	bin, databaseURL, redisAddr, namespace, adminToken, logPath string
 	dbLatency                                                   time.Duration
 	cacheMaxAge                                                 time.Duration // HTTP_CACHE_MAX_AGE; 0: the service's default
+	redisTimeout                                                time.Duration // REDIS_TIMEOUT; 0: the service's default
 }
 
 // startService starts product-service on a free port and waits until /ready answers 200.
@@ -84,6 +85,9 @@ func startService(ctx context.Context, s serviceSettings) (*server, string, erro
 	}
 	if s.cacheMaxAge > 0 {
 		env = append(env, "HTTP_CACHE_MAX_AGE="+s.cacheMaxAge.String())
+	}
+	if s.redisTimeout > 0 {
+		env = append(env, "REDIS_TIMEOUT="+s.redisTimeout.String())
 	}
 	// The service outlives single steps; the caller stops it (and ctx's end does too).
 	srv, err := start(command(ctx, env, s.bin, "serve"), s.logPath)
