@@ -52,12 +52,6 @@ func startEdge(ctx context.Context, nginx, root, upstream string) (*edge, error)
 	return &edge{srv: srv, base: "http://" + a.Listen}, nil
 }
 
-// nginxArgs are nginx's flags for a configuration run in prefix (nginxconf.Args), for balancer.go
-// until it runs its nginx through nginxconf.Start too.
-func nginxArgs(prefix, conf string, global string) []string {
-	return nginxconf.Args(prefix, conf, global)
-}
-
 // nginxVersion is what `nginx -v` says ("nginx/1.22.1"), or "unknown".
 func nginxVersion(ctx context.Context, nginx string) string {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
