@@ -470,7 +470,7 @@ func TestInvalidationSurvivesARedisOutage(t *testing.T) {
 	quiet := logrus.New()
 	quiet.SetOutput(io.Discard)
 	injector := faults.New(prometheus.NewRegistry(), quiet)
-	rdb := redis.NewClient(&redis.Options{Addr: f.rdb.Options().Addr, MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: f.rdb.(*redis.Client).Options().Addr, MaxRetries: -1})
 	rdb.AddHook(injector.RedisHook())
 	t.Cleanup(func() { _ = rdb.Close() })
 	s := f.storeWith(rdb, "protected")

@@ -72,13 +72,24 @@ type fixture struct {
 	t         testing.TB
 	db        testdb.DB
 	src       *counting
-	rdb       *redis.Client
+	rdb       redis.UniversalClient
 	namespace string
 }
 
+// newFixture returns a fixture on the shared test Redis (TEST_REDIS_ADDR).
 func newFixture(t testing.TB, latency time.Duration) *fixture {
 	t.Helper()
 	addr := testdb.RedisAddr(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
+	t.Cleanup(func() { _ = rdb.Close() })
+	f := newFixtureOn(t, seededDB(t), rdb, latency)
+	t.Cleanup(f.sweep)
+	return f
+}
+
+// seededDB returns a database of the test's own with the seeded products.
+func seededDB(t testing.TB) testdb.DB {
+	t.Helper()
 	db := testdb.New(t)
 	sqlDB, err := db.Gorm.DB()
 	if err != nil {
@@ -88,14 +99,17 @@ func newFixture(t testing.TB, latency time.Duration) *fixture {
 		Generator: seed.Generator{Seed: 5, HotShare: 0.05}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
-	t.Cleanup(func() { _ = rdb.Close() })
-	f := &fixture{
+	return db
+}
+
+// newFixtureOn returns a fixture over db whose stores use rdb, a client of any topology, with a
+// namespace and load counts of its own.
+func newFixtureOn(t testing.TB, db testdb.DB, rdb redis.UniversalClient, latency time.Duration) *fixture {
+	t.Helper()
+	return &fixture{
 		t: t, db: db, rdb: rdb, namespace: "test-" + randomToken()[:10],
 		src: &counting{Store: pgstore.New(db.Gorm, pgstore.Options{SimulatedLatency: latency}), loads: map[int64]int{}},
 	}
-	t.Cleanup(f.sweep)
-	return f
 }
 
 // sweep deletes the test's keys: the shared Redis must not fill up with test namespaces.
