@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"testing"
+
+	"github.com/product-service-lab/product-service/app/internal/redistest"
 )
 
 // BenchmarkProductGet measures one product read under each preset, with the key already cached
@@ -54,6 +56,33 @@ func BenchmarkProducts(b *testing.B) {
 			b.StopTimer()
 			if f.src.total.Load() != loads {
 				b.Fatal("the batch loaded from the database: the benchmark must read Redis only")
+			}
+		})
+	}
+}
+
+// BenchmarkProductsTopology measures the same batch of 100 cached ids on a private server of each
+// topology: a cluster answers from its three masters in parallel, in one round trip to each.
+func BenchmarkProductsTopology(b *testing.B) {
+	for _, mode := range redistest.Modes {
+		b.Run(string(mode), func(b *testing.B) {
+			tp := redistest.Start(b, mode)
+			f := newFixtureOn(b, seededDB(b), tp.Client(b), 0)
+			s := f.store("naive")
+			ctx := context.Background()
+			ids := make([]int64, 100)
+			for i := range ids {
+				ids[i] = int64(i + 1)
+			}
+			if got, err := s.Products(ctx, ids); err != nil || len(got) != len(ids) {
+				b.Fatalf("Products = %d, %v", len(got), err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if got, err := s.Products(ctx, ids); err != nil || len(got) != len(ids) {
+					b.Fatalf("Products = %d, %v", len(got), err)
+				}
 			}
 		})
 	}
