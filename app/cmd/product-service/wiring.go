@@ -156,7 +156,12 @@ func newCache(cfg config.Config, store *pgstore.Store, rdb redis.UniversalClient
 			return nil, fmt.Errorf("CACHE_POLICY: %w", err)
 		}
 	}
+	var written func(...int64)
+	if len(cfg.Database.ReplicaURLs) > 0 {
+		written = store.MarkWritten
+	}
 	return cache.New(store, rdb, policy, cache.Options{
+		Written:      written,
 		Namespace:    cfg.Cache.Namespace,
 		L1MaxEntries: cfg.Cache.L1MaxEntries,
 		BloomRebuild: cfg.Cache.BloomRebuild,

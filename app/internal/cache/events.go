@@ -81,6 +81,9 @@ func (s *Store) listen(ctx context.Context, sub *redis.PubSub) {
 func (s *Store) apply(ctx context.Context, ev event) {
 	switch ev.Op {
 	case opInvalidate, opCreate:
+		if s.opts.Written != nil {
+			s.opts.Written(ev.IDs...)
+		}
 		for _, id := range ev.IDs {
 			if ev.Op == opCreate {
 				s.bloom.add(id)

@@ -55,6 +55,12 @@ type Options struct {
 	Metrics *Metrics
 	// Tracer starts the cache.lookup spans; nil means no tracing.
 	Tracer trace.Tracer
+	// Written, when set, is told the ids the other instances write, through pub/sub (each write
+	// is then published whatever the policy's pubsub switch says). With read replicas it is the
+	// store's MarkWritten (which marks this instance's own writes itself), so that a read of a row
+	// another instance wrote a moment ago goes to the primary instead of filling the cache from a
+	// replica that has not replayed the write yet.
+	Written func(ids ...int64)
 }
 
 // Store is a catalog.Store that caches product reads according to its current Policy.

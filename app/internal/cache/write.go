@@ -72,7 +72,7 @@ func (s *Store) deleteKeys(ctx context.Context, p *Policy, op string, id int64, 
 		s.pending.add(id, failed...)
 	}
 	s.dropL1(keys)
-	if (p.PubSub || op == opCreate) && !s.publish(ctx, event{Op: op, IDs: []int64{id}}) {
+	if (p.PubSub || op == opCreate || s.opts.Written != nil) && !s.publish(ctx, event{Op: op, IDs: []int64{id}}) {
 		s.pending.add(id)
 	}
 }
