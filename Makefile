@@ -102,8 +102,8 @@ e2e: tools test-deps ## end-to-end: k6 contract and load smoke, the service ship
 	$(LOKI) -config.file=loki/loki.yaml -config.expand-env=true -verify-config
 	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/e2e.sh
 	LOKI_BIN='$(LOKI)' $(GO) test -tags e2e -count=1 -run 'Loki' ./app/cmd/...
-	NGINX_BIN='$(NGINX)' $(GO) test -tags e2e -count=1 -v -run '^TestEdge' ./app/cmd/compare/
-	LOKI_BIN='$(LOKI)' JAEGER_BIN='$(JAEGER)' K6_BIN='$(K6)' POSTGRES_EXPORTER_BIN='$(POSTGRES_EXPORTER)' \
+	NGINX_BIN='$(NGINX)' $(GO) test -tags e2e -count=1 -v -run '^(TestEdge|TestNginx)' ./app/cmd/compare/ ./app/internal/nginxconf/
+	LOKI_BIN='$(LOKI)' JAEGER_BIN='$(JAEGER)' K6_BIN='$(K6)' NGINX_BIN='$(NGINX)' POSTGRES_EXPORTER_BIN='$(POSTGRES_EXPORTER)' \
 	  REDIS_EXPORTER_BIN='$(REDIS_EXPORTER)' $(GO) test -tags e2e -count=1 -timeout 10m -v -run '^TestStack$$' ./app/e2e/
 
 DRILLS_REPORT ?= results/drills-$(shell date -u +%Y-%m-%d).md

@@ -17,7 +17,8 @@ import (
 // addrs are the 127.0.0.1 addresses of everything the stack runs, chosen before anything starts
 // (Prometheus's config names its targets, the replicas' config names Loki and Jaeger).
 type addrs struct {
-	replicas                                                 [2]string
+	replicas                                                 [replicaCount]string
+	balancer, balancerStatus, edge, edgeStatus               string
 	loki, lokiGRPC                                           string
 	jaegerQuery, jaegerQueryGRPC, jaegerOTLP, jaegerOTLPGRPC string
 	jaegerHealth                                             string
@@ -25,13 +26,18 @@ type addrs struct {
 }
 
 func newAddrs(t *testing.T) addrs {
-	return addrs{
-		replicas: [2]string{proctest.FreeAddr(t), proctest.FreeAddr(t)},
-		loki:     proctest.FreeAddr(t), lokiGRPC: proctest.FreeAddr(t),
+	a := addrs{
+		balancer: proctest.FreeAddr(t), balancerStatus: proctest.FreeAddr(t),
+		edge: proctest.FreeAddr(t), edgeStatus: proctest.FreeAddr(t),
+		loki: proctest.FreeAddr(t), lokiGRPC: proctest.FreeAddr(t),
 		jaegerQuery: proctest.FreeAddr(t), jaegerQueryGRPC: proctest.FreeAddr(t), jaegerOTLP: proctest.FreeAddr(t), jaegerOTLPGRPC: proctest.FreeAddr(t),
 		jaegerHealth: proctest.FreeAddr(t),
 		prometheus:   proctest.FreeAddr(t), pgExporter: proctest.FreeAddr(t), redisExporter: proctest.FreeAddr(t), k6API: proctest.FreeAddr(t),
 	}
+	for i := range a.replicas {
+		a.replicas[i] = proctest.FreeAddr(t)
+	}
+	return a
 }
 
 // startLoki runs Loki with loki/loki.yaml, its data in a temp dir.
@@ -74,7 +80,7 @@ func dashtestFiles(ctx context.Context, t *testing.T, a addrs) (promConfig, quer
 	dir := t.TempDir()
 	promConfig, queryList = filepath.Join(dir, "prometheus.yml"), filepath.Join(dir, "queries.json")
 	targets := strings.Join([]string{
-		"product-service=" + a.replicas[0] + "," + a.replicas[1],
+		"product-service=" + strings.Join(a.replicas[:], ","),
 		"prometheus=" + a.prometheus,
 		"loki=" + a.loki,
 		"postgres=" + a.pgExporter,

@@ -77,7 +77,7 @@ func (d *driver) faults(patch string, rs ...*replica) {
 	}
 }
 
-// policy changes the cache policy through r; it reaches the other replica over pub/sub, which
+// policy changes the cache policy through r; it reaches the other replicas over pub/sub, which
 // this waits for.
 func (d *driver) policy(r *replica, patch string) {
 	d.t.Helper()

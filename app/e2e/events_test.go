@@ -45,7 +45,7 @@ func (s *script) play() {
 func (s *script) hotPhase() {
 	a, b := s.replicas[0], s.replicas[1]
 	s.step("warm-up on demand", func() { s.admin(a, http.MethodPost, "/api/v1/admin/cache/warmup", "") })
-	s.step("slow 500s on both replicas: db_latency 1200ms and db_error_rate 1 while uncached products are read", func() {
+	s.step("slow 500s on every replica: db_latency 1200ms and db_error_rate 1 while uncached products are read", func() {
 		s.failSlowly(ids(eventFirst+50, eventFirst+50+slowReads-1))
 	})
 	slowDone := time.Now()
@@ -102,7 +102,7 @@ func (s *script) hotPhase() {
 	})
 }
 
-// failSlowly reads the ids, half on each replica, under database faults that make them fail
+// failSlowly reads the ids, spread over the replicas, under database faults that make them fail
 // after more than a second.
 func (s *script) failSlowly(slow []int64) {
 	for _, id := range slow {
@@ -126,10 +126,10 @@ func (s *script) failSlowly(slow []int64) {
 
 // coldPhase plays the events that miss the cache a lot.
 func (s *script) coldPhase() {
-	a, b := s.replicas[0], s.replicas[1]
+	a := s.replicas[0]
 	s.step("cache reset (new key generation)", func() { s.admin(a, http.MethodPost, "/api/v1/admin/cache/reset", "") })
-	s.step("redis_error_rate 1 on both replicas for 8 s of uncached reads: Redis errors, breaker opens; then redis_latency 80ms", func() {
-		s.faults(`{"redis_error_rate":1}`, a, b)
+	s.step("redis_error_rate 1 on every replica for 8 s of uncached reads: Redis errors, breaker opens; then redis_latency 80ms", func() {
+		s.faults(`{"redis_error_rate":1}`, s.replicas...)
 		until := time.Now().Add(8 * time.Second)
 		next := int64(eventFirst + 100)
 		for time.Now().Before(until) && next < products {
@@ -139,9 +139,9 @@ func (s *script) coldPhase() {
 			}
 			next += 48
 		}
-		s.faults(`{"redis_error_rate":0,"redis_latency":"80ms"}`, a, b)
+		s.faults(`{"redis_error_rate":0,"redis_latency":"80ms"}`, s.replicas...)
 		s.readAll(ids(1, 40), 4)
-		s.faults("", a, b)
+		s.faults("", s.replicas...)
 	})
 	s.step("cold sweep: every product of a range read once (L1 evictions; hit ratio and DB shield drop; slow reads)", func() {
 		byStatus, byCache := s.readAll(ids(sweepFirst, sweepLast), 16)
@@ -154,7 +154,7 @@ func (s *script) coldPhase() {
 
 // finale plays events whose traces one-minute windows must still hold at the end.
 func (s *script) finale() {
-	a, b := s.replicas[0], s.replicas[1]
+	a := s.replicas[0]
 	s.step("writes", func() {
 		for _, id := range s.hot[8:11] {
 			s.update(a, id, fmt.Sprintf("E2E product %d", id))
@@ -169,8 +169,8 @@ func (s *script) finale() {
 	s.step("policy change: preset full", func() { s.policy(a, `{"preset":"full"}`) })
 	// Category pages: product API requests (the availability objective counts them) that are
 	// not cached reads, so the failures leave the cache ratios of the cold phase as they are.
-	s.step("http_error_rate 0.3 on both replicas for 10 s: k6 reads and category pages fail (k6 failures, 5xx lines, availability budget burn)", func() {
-		s.faults(`{"http_error_rate":0.3}`, a, b)
+	s.step("http_error_rate 0.3 on every replica for 10 s: k6 reads and category pages fail (k6 failures, 5xx lines, availability budget burn)", func() {
+		s.faults(`{"http_error_rate":0.3}`, s.replicas...)
 		var failed atomic.Int64
 		var wg sync.WaitGroup
 		for until := time.Now().Add(10 * time.Second); time.Now().Before(until); time.Sleep(250 * time.Millisecond) {
@@ -183,7 +183,7 @@ func (s *script) finale() {
 			}
 		}
 		wg.Wait()
-		s.faults("", a, b)
+		s.faults("", s.replicas...)
 		if failed.Load() == 0 {
 			s.t.Error("http_error_rate 0.3 failed no request")
 		}

@@ -20,13 +20,11 @@ type k6Run struct {
 	api  string
 }
 
-// startK6 starts the load against the replicas. It runs until stop (or at most maxDuration).
-func startK6(ctx context.Context, t *testing.T, logs string, a addrs, replicas []*replica, hot []int64, maxDuration time.Duration) *k6Run {
+// startK6 starts the load against bases (base URLs, spread by VU and iteration). It runs until
+// stop (or at most maxDuration).
+func startK6(ctx context.Context, t *testing.T, logs string, a addrs, bases []string, hot []int64, maxDuration time.Duration) *k6Run {
 	t.Helper()
-	var bases, hotIDs []string
-	for _, r := range replicas {
-		bases = append(bases, r.base)
-	}
+	var hotIDs []string
 	for _, id := range hot {
 		hotIDs = append(hotIDs, strconv.FormatInt(id, 10))
 	}

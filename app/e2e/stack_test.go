@@ -8,9 +8,11 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/product-service-lab/product-service/app/internal/nginxconf"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -22,10 +24,11 @@ func TestStack(t *testing.T) {
 	// kills whatever is left (and everything, should the run overrun its bound).
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute+hold)
 	t.Cleanup(cancel)
-	for _, env := range []string{"LOKI_BIN", "JAEGER_BIN", "K6_BIN", "POSTGRES_EXPORTER_BIN", "REDIS_EXPORTER_BIN"} {
+	for _, env := range []string{"LOKI_BIN", "JAEGER_BIN", "K6_BIN", "NGINX_BIN", "POSTGRES_EXPORTER_BIN", "REDIS_EXPORTER_BIN"} {
 		tool(t, env, "")
 	}
 	tool(t, "PROMETHEUS_BIN", "/usr/bin/prometheus")
+	nginx := tool(t, "NGINX_BIN", "")
 	logs := logDir(t)
 	db := testdb.New(t)
 	redisAddr := testdb.RedisAddr(t)
@@ -52,17 +55,28 @@ func TestStack(t *testing.T) {
 
 	// The replicas are scraped before they start, so the down-alerts have their moment.
 	runStart := time.Now()
-	waitUntil(t, promURL, `count(up{job="product-service"} == 0)`, "2")
+	waitUntil(t, promURL, `count(up{job="product-service"} == 0)`, strconv.Itoa(replicaCount))
 	gate := newLokiGate(t, lokiURL)
 	otlp := "http://" + a.jaegerOTLP
-	replicas := []*replica{
-		startReplica(ctx, t, logs, "replica-a", bin, serviceEnv(a.replicas[0], db.URL, redisAddr, namespace, lokiURL, otlp), a.replicas[0]),
-		startReplica(ctx, t, logs, "replica-b", bin, serviceEnv(a.replicas[1], db.URL, redisAddr, namespace, gate.srv.URL, otlp), a.replicas[1]),
+	// replica-b ships its lines through the gate, which the script closes for a while.
+	replicas := make([]*replica, replicaCount)
+	for i, addr := range a.replicas {
+		name, loki := "replica-"+string(rune('a'+i)), lokiURL
+		if i == 1 {
+			loki = gate.srv.URL
+		}
+		replicas[i] = startReplica(ctx, t, logs, name, bin, serviceEnv(addr, db.URL, redisAddr, namespace, loki, otlp), addr)
 	}
+	// The balancer (nginx.conf) in front of the replicas, the edge (nginx-edge.conf) in front of
+	// it, and the edge's access log shipped to Loki, natively by the test (compose: Fluent Bit).
+	balancer := startBalancer(ctx, t, logs, nginx, a)
+	edge := startEdge(ctx, t, logs, nginx, a)
+	shipper := startEdgeShipper(t, lokiURL, edge.Path(nginxconf.EdgeAccessLog))
 	// Events count from the first scrape of a replica on: what happens before it is in the
 	// first sample, and rate() cannot see it.
-	waitUntil(t, promURL, `count(up{job="product-service"} == 1)`, "2")
-	k6 := startK6(ctx, t, logs, a, replicas, hot, 4*time.Minute)
+	waitUntil(t, promURL, `count(up{job="product-service"} == 1)`, strconv.Itoa(replicaCount))
+	// k6 reads half through the edge, half through the balancer: every replica serves.
+	k6 := startK6(ctx, t, logs, a, []string{"http://" + a.edge, "http://" + a.balancer}, hot, 4*time.Minute)
 	s := &script{driver: &driver{t: t, replicas: replicas}, gate: gate, hot: hot, hotUntil: time.Now().Add(50 * time.Second)}
 	s.play()
 	k6.stop(t)
@@ -74,15 +88,22 @@ func TestStack(t *testing.T) {
 
 	// Two scrapes of the replicas after the traffic, then every rule group evaluated on them.
 	waitRules(t, promURL, trafficEnd.Add(11*time.Second))
+	shipped, edgeLines := shipper.flush(t)
 	end := time.Now()
-	checkQueries(t, evaluator{prometheus: promURL, loki: lokiURL, runStart: runStart, at: end}, loadQueries(t, queryList))
+	queries := loadQueries(t, queryList)
+	checkQueries(t, evaluator{prometheus: promURL, loki: lokiURL, runStart: runStart, at: end}, queries)
+	checkPerInstance(t, evaluator{prometheus: promURL, at: end}, queries, a.replicas[:])
+	checkBalancer(t, balancer.Log, a.replicas[:])
+	checkServedPerReplica(t, evaluator{prometheus: promURL, runStart: runStart, at: end})
+	checkEdgeLogs(t, lokiURL, shipper.labels, shipped, edgeLines, runStart, end)
 	checkSnippets(t, evaluator{prometheus: promURL, loki: lokiURL, runStart: runStart, at: end})
 	checkMission(t, lokiURL, runStart, end, s.slowIDs)
 	checkLogToTrace(t, lokiURL, jaegerURL, runStart, end)
 	checkExemplarToTrace(t, promURL, jaegerURL, runStart, end)
 	t.Logf("whole run %s", time.Since(began).Round(time.Second))
 	if hold > 0 {
-		t.Logf("E2E_HOLD: the stack stays up for %s: Prometheus %s, Loki %s, Jaeger %s", hold, promURL, lokiURL, jaegerURL)
+		t.Logf("E2E_HOLD: the stack stays up for %s: Prometheus %s, Loki %s, Jaeger %s, balancer http://%s, edge http://%s",
+			hold, promURL, lokiURL, jaegerURL, a.balancer, a.edge)
 		time.Sleep(hold)
 	}
 }
