@@ -118,14 +118,15 @@ func instrumentDatabase(db *gorm.DB, logger *logrus.Logger, cfg config.Config, t
 func newRedis(cfg config.Config, logger *logrus.Logger, tp trace.TracerProvider, f *faults.Injector) (redis.UniversalClient, error) {
 	redis.SetLogger(redisLog{logger})
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:        cfg.Redis.Addrs,
-		MasterName:   cfg.Redis.MasterName,
-		DialTimeout:  cfg.Redis.Timeout,
-		ReadTimeout:  cfg.Redis.Timeout,
-		WriteTimeout: cfg.Redis.Timeout,
-		PoolTimeout:  2 * cfg.Redis.Timeout,
-		PoolSize:     cfg.Redis.PoolSize,
-		MaxRetries:   -1,
+		Addrs:         cfg.Redis.Addrs,
+		MasterName:    cfg.Redis.MasterName,
+		IsClusterMode: cfg.Redis.Cluster,
+		DialTimeout:   cfg.Redis.Timeout,
+		ReadTimeout:   cfg.Redis.Timeout,
+		WriteTimeout:  cfg.Redis.Timeout,
+		PoolTimeout:   2 * cfg.Redis.Timeout,
+		PoolSize:      cfg.Redis.PoolSize,
+		MaxRetries:    -1,
 		// One dial attempt: go-redis's default (5, 100 ms apart) made a read wait over a second
 		// for a killed master before the database answered (TestSentinelFailover).
 		DialerRetries: 1,

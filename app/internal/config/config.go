@@ -84,6 +84,8 @@ type Redis struct {
 	Addrs []string
 	// MasterName (REDIS_MASTER_NAME) is the Sentinel master set; it turns Sentinel mode on.
 	MasterName string
+	// Cluster (REDIS_CLUSTER) makes even one address a Redis Cluster seed node.
+	Cluster bool
 	// Timeout bounds dialing, each read and each write; past it a read falls back to the database.
 	Timeout  time.Duration
 	PoolSize int
@@ -176,6 +178,7 @@ func Load(lookup Lookup) (Config, error) {
 		Redis: Redis{
 			Addr:       r.str("REDIS_ADDR", DefaultRedisAddr),
 			MasterName: r.str("REDIS_MASTER_NAME", ""),
+			Cluster:    r.boolean("REDIS_CLUSTER", false),
 			Timeout:    r.duration("REDIS_TIMEOUT", 50*time.Millisecond, time.Millisecond),
 			PoolSize:   r.integer("REDIS_POOL_SIZE", 50, 1, 10_000),
 		},
@@ -212,6 +215,9 @@ func Load(lookup Lookup) (Config, error) {
 	if cfg.Database.MaxIdleConns > cfg.Database.MaxOpenConns {
 		r.fail("DB_MAX_IDLE_CONNS", "must not exceed DB_MAX_OPEN_CONNS (%d)", cfg.Database.MaxOpenConns)
 	}
+	if cfg.Redis.Cluster && cfg.Redis.MasterName != "" {
+		r.fail("REDIS_CLUSTER", "cannot be combined with REDIS_MASTER_NAME (Sentinel)")
+	}
 	cfg.Redis.Addrs = r.hostPorts("REDIS_ADDRS")
 	if len(cfg.Redis.Addrs) == 0 {
 		cfg.Redis.Addrs = []string{cfg.Redis.Addr}
@@ -247,6 +253,7 @@ func (c Config) Fields() map[string]any {
 		"http_read_hdr_timeout": c.HTTP.ReadHeaderTimeout.String(),
 		"redis_addrs":           strings.Join(c.Redis.Addrs, ","),
 		"redis_master_name":     c.Redis.MasterName,
+		"redis_cluster":         c.Redis.Cluster,
 		"config_file":           c.ConfigFile,
 		"redis_timeout":         c.Redis.Timeout.String(),
 		"cache_preset":          c.Cache.Preset,

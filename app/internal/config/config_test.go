@@ -55,7 +55,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"DATABASE_REPLICA_URLS": " postgres://u:p@r1:5432/x, ,postgres://r2/x", "DB_READ_YOUR_WRITES": "500ms",
 		"CONFIG_FILE": "/etc/ps/cache.yaml",
 		"REDIS_ADDR":  "cache:6380", "REDIS_TIMEOUT": "20ms", "REDIS_POOL_SIZE": "8",
-		"REDIS_ADDRS": "s1:26379, s2:26379", "REDIS_MASTER_NAME": "mymaster",
+		"REDIS_ADDRS": "s1:26379, s2:26379", "REDIS_MASTER_NAME": "mymaster", "REDIS_CLUSTER": "false",
 		"CACHE_PRESET": "two-level", "CACHE_POLICY": `{"ttl":"1m"}`, "CACHE_NAMESPACE": "lab-1",
 		"CACHE_L1_MAX_ENTRIES": "500", "CACHE_BLOOM_REBUILD": "1m", "CACHE_HOT_LIMIT": "10",
 		"LOKI_URL": "http://loki:3100/", "LOG_FILE": "/var/log/ps.log", "LOG_FILE_MAX_SIZE_MB": "10",
@@ -111,6 +111,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"DATABASE_URL", "postgres://"},
 		{"DATABASE_REPLICA_URLS", "postgres://r1/x,mysql://r2/x"},
 		{"REDIS_ADDRS", "r1:6379,r2"},
+		{"REDIS_CLUSTER", "maybe"},
 		{"DB_READ_YOUR_WRITES", "2"},
 		{"APP_ENV", "moon"},
 		{"LOG_LEVEL", "loud"},
@@ -140,6 +141,17 @@ func TestLoadRejectsBadValues(t *testing.T) {
 				t.Errorf("error %q does not name %s", err, tt.key)
 			}
 		})
+	}
+}
+
+func TestRedisClusterNotWithSentinel(t *testing.T) {
+	_, err := config.Load(env(map[string]string{"REDIS_CLUSTER": "true", "REDIS_MASTER_NAME": "m"}))
+	if err == nil || !strings.Contains(err.Error(), "REDIS_CLUSTER") {
+		t.Fatalf("REDIS_CLUSTER with REDIS_MASTER_NAME: %v, want an error naming REDIS_CLUSTER", err)
+	}
+	cfg, err := config.Load(env(map[string]string{"REDIS_CLUSTER": "true", "REDIS_ADDRS": "node:7000"}))
+	if err != nil || !cfg.Redis.Cluster {
+		t.Fatalf("REDIS_CLUSTER=true: %+v, %v", cfg.Redis, err)
 	}
 }
 

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/product-service-lab/product-service/app/internal/config"
+	"github.com/product-service-lab/product-service/app/internal/faults"
+	"github.com/product-service-lab/product-service/app/internal/redistest"
+)
+
+// newRedis builds the client the environment asks for, and each works against a real server of
+// its topology: keys of many hash slots are written and read back (a plain client on a cluster
+// would get MOVED for most of them).
+func TestNewRedisTopologies(t *testing.T) {
+	cluster := redistest.StartCluster(t, 3)
+	sentinel := redistest.StartSentinel(t, redistest.SentinelOptions{})
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // the client's type
+		// moved: a plain client on one cluster node, which the node answers MOVED for keys of
+		// the other nodes' slots (why REDIS_CLUSTER exists).
+		moved bool
+	}{
+		{"two cluster seeds", map[string]string{"REDIS_ADDRS": cluster.Nodes[0].Addr + "," + cluster.Nodes[1].Addr}, "*redis.ClusterClient", false},
+		{"one cluster seed with REDIS_CLUSTER", map[string]string{"REDIS_ADDRS": cluster.Nodes[0].Addr, "REDIS_CLUSTER": "true"}, "*redis.ClusterClient", false},
+		{"one cluster seed alone", map[string]string{"REDIS_ADDRS": cluster.Nodes[0].Addr}, "*redis.Client", true},
+		{"sentinels", map[string]string{"REDIS_ADDRS": sentinel.Addrs[0], "REDIS_MASTER_NAME": sentinel.MasterName}, "*redis.Client", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Load(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := logrus.New()
+			log.SetOutput(io.Discard)
+			rdb, err := newRedis(cfg, log, nil, faults.New(prometheus.NewRegistry(), log))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rdb.Close()
+			if got := fmt.Sprintf("%T", rdb); got != tt.want {
+				t.Errorf("client %s, want %s", got, tt.want)
+			}
+			ctx := context.Background()
+			var moved int
+			for i := range 50 {
+				key := fmt.Sprintf("newredis-test:{%d}", i)
+				if err := rdb.Set(ctx, key, i, 0).Err(); err != nil {
+					if tt.moved && strings.HasPrefix(err.Error(), "MOVED") {
+						moved++
+						continue
+					}
+					t.Fatalf("SET %s: %v", key, err)
+				}
+				if got, err := rdb.Get(ctx, key).Int(); err != nil || got != i {
+					t.Fatalf("GET %s = %d, %v", key, got, err)
+				}
+				rdb.Del(ctx, key)
+			}
+			if tt.moved && moved == 0 {
+				t.Error("a plain client on one cluster node never got MOVED: the case shows nothing")
+			}
+		})
+	}
+}
