@@ -225,6 +225,10 @@ func loadProtected[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) 
 		if p.Breakdown == BreakdownLock {
 			return loadWithLock(shared, s, p, sp)
 		}
+		// A flight that ended between our miss and this one has filled the key already.
+		if v, found, err := peek(shared, s, sp); found || errors.Is(err, catalog.ErrNotFound) {
+			return v, err
+		}
 		return loadAndFill(shared, s, p, sp, "miss")
 	})
 	if wasShared && !leader {
