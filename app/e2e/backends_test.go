@@ -46,7 +46,7 @@ func startLoki(ctx context.Context, t *testing.T, logs string, a addrs) *proc {
 	host, port, _ := strings.Cut(a.loki, ":")
 	_, grpcPort, _ := strings.Cut(a.lokiGRPC, ":")
 	env := baseEnv("LOKI_DATA="+t.TempDir(), "LOKI_HTTP_ADDR="+host, "LOKI_HTTP_PORT="+port, "LOKI_GRPC_PORT="+grpcPort)
-	return start(ctx, t, logs, "loki", env, tool(t, "LOKI_BIN", ""),
+	return start(ctx, t, logs, "loki", env, proctest.Tool(t, "LOKI_BIN", ""),
 		"-config.file=loki/loki.yaml", "-config.expand-env=true")
 }
 
@@ -58,7 +58,7 @@ func startJaeger(ctx context.Context, t *testing.T, logs string, a addrs) *proc 
 		"JAEGER_OTLP_HTTP_ADDR="+a.jaegerOTLP)
 	// jaeger_query traces itself by default, to 127.0.0.1:4317: someone else's collector, or
 	// nobody (a warning every few seconds).
-	return start(ctx, t, logs, "jaeger", env, tool(t, "JAEGER_BIN", ""), "--config", "observability/jaeger.yaml",
+	return start(ctx, t, logs, "jaeger", env, proctest.Tool(t, "JAEGER_BIN", ""), "--config", "observability/jaeger.yaml",
 		"--set", "extensions::jaeger_query::enable_tracing=false")
 }
 
@@ -66,9 +66,9 @@ func startJaeger(ctx context.Context, t *testing.T, logs string, a addrs) *proc 
 func startExporters(ctx context.Context, t *testing.T, logs string, a addrs, dbURL, redisAddr string) (pg, redis *proc) {
 	t.Helper()
 	pg = start(ctx, t, logs, "postgres-exporter", baseEnv("DATA_SOURCE_NAME="+dbURL),
-		tool(t, "POSTGRES_EXPORTER_BIN", ""), "--web.listen-address="+a.pgExporter)
+		proctest.Tool(t, "POSTGRES_EXPORTER_BIN", ""), "--web.listen-address="+a.pgExporter)
 	redis = start(ctx, t, logs, "redis-exporter", baseEnv(),
-		tool(t, "REDIS_EXPORTER_BIN", ""), "-redis.addr=redis://"+redisAddr, "-web.listen-address="+a.redisExporter)
+		proctest.Tool(t, "REDIS_EXPORTER_BIN", ""), "-redis.addr=redis://"+redisAddr, "-web.listen-address="+a.redisExporter)
 	return pg, redis
 }
 
@@ -103,7 +103,7 @@ func dashtestFiles(ctx context.Context, t *testing.T, a addrs) (promConfig, quer
 // exemplar storage and native histograms.
 func startPrometheus(ctx context.Context, t *testing.T, logs string, a addrs, config string) *proc {
 	t.Helper()
-	return start(ctx, t, logs, "prometheus", baseEnv(), tool(t, "PROMETHEUS_BIN", "/usr/bin/prometheus"),
+	return start(ctx, t, logs, "prometheus", baseEnv(), proctest.Tool(t, "PROMETHEUS_BIN", "/usr/bin/prometheus"),
 		"--config.file="+config, "--storage.tsdb.path="+t.TempDir(), "--web.listen-address="+a.prometheus,
 		"--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage,native-histograms",
 		"--log.level=warn")

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 )
 
 // k6Run is k6 running observability/e2e/load.js in the background, writing its metrics to
@@ -34,7 +36,7 @@ func startK6(ctx context.Context, t *testing.T, logs string, a addrs, bases []st
 		"K6_PROMETHEUS_RW_TREND_STATS=p(95),p(99),avg,max",
 		"K6_PROMETHEUS_RW_PUSH_INTERVAL=5s",
 	)
-	p := start(ctx, t, logs, "k6", env, tool(t, "K6_BIN", ""), "run", "--quiet", "--no-usage-report",
+	p := start(ctx, t, logs, "k6", env, proctest.Tool(t, "K6_BIN", ""), "run", "--quiet", "--no-usage-report",
 		"--address", a.k6API, "-o", "experimental-prometheus-rw", "--tag", "testid=e2e",
 		"-e", "BASE_URLS="+strings.Join(bases, ","), "-e", "DURATION="+maxDuration.String(),
 		"-e", "HOT_IDS="+strings.Join(hotIDs, ","), "-e", "COLD_MAX="+strconv.Itoa(coldMax), "-e", "RATE=20",

@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -56,24 +55,3 @@ func runOnce(ctx context.Context, t *testing.T, limit time.Duration, env []strin
 
 // baseEnv is the environment every process starts from (proctest.BaseEnv).
 func baseEnv(extra ...string) []string { return proctest.BaseEnv(extra...) }
-
-// tool returns the path of a tool binary named by an environment variable, failing the test
-// when it is unset (and no default is given) or not executable.
-func tool(t *testing.T, env, def string) string {
-	t.Helper()
-	path := os.Getenv(env)
-	if path == "" {
-		path = def
-	}
-	if path == "" {
-		t.Fatalf("%s is not set: run this through `make e2e` (make tools builds the tools)", env)
-	}
-	if st, err := os.Stat(path); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		t.Fatalf("%s=%s is not an executable file (%v): run `make tools`", env, path, err)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/product-service-lab/product-service/app/internal/nginxconf"
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -25,10 +26,10 @@ func TestStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute+hold)
 	t.Cleanup(cancel)
 	for _, env := range []string{"LOKI_BIN", "JAEGER_BIN", "K6_BIN", "NGINX_BIN", "POSTGRES_EXPORTER_BIN", "REDIS_EXPORTER_BIN"} {
-		tool(t, env, "")
+		proctest.Tool(t, env, "")
 	}
-	tool(t, "PROMETHEUS_BIN", "/usr/bin/prometheus")
-	nginx := tool(t, "NGINX_BIN", "")
+	proctest.Tool(t, "PROMETHEUS_BIN", "/usr/bin/prometheus")
+	nginx := proctest.Tool(t, "NGINX_BIN", "")
 	logs := logDir(t)
 	db := testdb.New(t)
 	redisAddr := testdb.RedisAddr(t)

@@ -20,23 +20,14 @@ import (
 	"time"
 
 	"github.com/product-service-lab/product-service/app/internal/nginxconf"
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
 // nginxBin returns NGINX_BIN, skipping the test without it (failing under CI).
 func nginxBin(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv("NGINX_BIN")
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("NGINX_BIN is not set and CI is set: run this through `make e2e` (make tools fetches nginx)")
-		}
-		t.Skip("NGINX_BIN is not set: run this through `make e2e` (make tools fetches nginx)")
-	}
-	if st, err := os.Stat(bin); err != nil || st.Mode()&0o111 == 0 {
-		t.Fatalf("NGINX_BIN=%s is not an executable (%v): run `make tools`", bin, err)
-	}
-	return bin
+	return proctest.Tool(t, "NGINX_BIN", "")
 }
 
 // TestEdgeConfigSyntax runs `nginx -t` on the native edge configuration.

@@ -49,12 +49,7 @@ func setup(stdout io.Writer, lookup func(string) (string, bool)) (config.Config,
 
 // openDatabase opens the pool every command uses; closing the *sql.DB closes both handles.
 func openDatabase(ctx context.Context, cfg config.Config) (*gorm.DB, *sql.DB, error) {
-	db, err := pgstore.Open(ctx, cfg.Database.URL, pgstore.Pool{
-		MaxOpenConns:    cfg.Database.MaxOpenConns,
-		MaxIdleConns:    cfg.Database.MaxIdleConns,
-		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
-		ConnMaxIdleTime: cfg.Database.ConnMaxIdleTime,
-	}, nil)
+	db, err := pgstore.Open(ctx, cfg.Database.URL, dbPool(cfg), nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -65,18 +60,23 @@ func openDatabase(ctx context.Context, cfg config.Config) (*gorm.DB, *sql.DB, er
 	return db, sqlDB, nil
 }
 
+// dbPool is the pool size of the primary and of each replica.
+func dbPool(cfg config.Config) pgstore.Pool {
+	return pgstore.Pool{
+		MaxOpenConns:    cfg.Database.MaxOpenConns,
+		MaxIdleConns:    cfg.Database.MaxIdleConns,
+		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
+		ConnMaxIdleTime: cfg.Database.ConnMaxIdleTime,
+	}
+}
+
 // openReplicas opens the read replicas of DATABASE_REPLICA_URLS, installs the read/write split
 // on db (reads outside transactions to the replicas; with none, everything to the primary) and
 // registers each replica's pool statistics as db_name products_replica_<n>. A replica that does
 // not answer at start is logged, not fatal: its reads fall back to the primary meanwhile.
 func openReplicas(ctx context.Context, cfg config.Config, db *gorm.DB, m *pgstore.Metrics,
 	reg prometheus.Registerer, log logrus.FieldLogger) ([]pgstore.Replica, error) {
-	replicas, down, err := pgstore.OpenReplicas(ctx, cfg.Database.ReplicaURLs, pgstore.Pool{
-		MaxOpenConns:    cfg.Database.MaxOpenConns,
-		MaxIdleConns:    cfg.Database.MaxIdleConns,
-		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
-		ConnMaxIdleTime: cfg.Database.ConnMaxIdleTime,
-	})
+	replicas, down, err := pgstore.OpenReplicas(ctx, cfg.Database.ReplicaURLs, dbPool(cfg))
 	if err != nil {
 		return nil, err
 	}

@@ -20,19 +20,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 )
 
 // nginxBin returns NGINX_BIN, skipping the test without it (failing under CI).
 func nginxBin(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv("NGINX_BIN")
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("NGINX_BIN is not set and CI is set: run this through `make e2e` (make tools fetches nginx)")
-		}
-		t.Skip("NGINX_BIN is not set: run this through `make e2e` (make tools fetches nginx)")
-	}
-	return bin
+	return proctest.Tool(t, "NGINX_BIN", "")
 }
 
 // freeAddr returns a 127.0.0.1 address nothing listens on now.

@@ -217,3 +217,29 @@ func FreeAddr(t testing.TB) string {
 func BaseEnv(extra ...string) []string {
 	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, extra...)
 }
+
+// Tool returns the absolute path of the executable named by the variable env (def when it is
+// unset), as `make e2e` passes the tools `make tools` built. Unset with no default, the test
+// skips, or fails when CI is set; a path that is not an executable file fails it.
+func Tool(t testing.TB, env, def string) string {
+	t.Helper()
+	path := os.Getenv(env)
+	if path == "" {
+		path = def
+	}
+	if path == "" {
+		msg := env + " is not set: run this through `make e2e` (make tools builds the tools)"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg + " (CI is set, so this fails)")
+		}
+		t.Skip(msg)
+	}
+	if st, err := os.Stat(path); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		t.Fatalf("%s=%s is not an executable file (%v): run `make tools`", env, path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}

@@ -30,7 +30,11 @@ func Open(ctx context.Context, dsn string, pool Pool, log logger.Interface) (*go
 	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{
 		Logger:                 log,
 		SkipDefaultTransaction: true,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
+		// Open pings itself, with a bound. GORM's own ping would also run for every replica pool
+		// dbresolver opens with this config (Route), and a replica down at start would then fail
+		// the start instead of falling back to the primary.
+		DisableAutomaticPing: true,
+		NowFunc:              func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

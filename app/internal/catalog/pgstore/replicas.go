@@ -10,6 +10,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"gorm.io/driver/postgres"
@@ -89,14 +90,19 @@ func Route(db *gorm.DB, replicas []Replica, m *Metrics) error {
 			return fmt.Errorf("database read/write split: %w", err)
 		}
 	}
+	// The two counters are looked up once here, not on every statement; without metrics they
+	// are registered nowhere.
+	onPrimary := prometheus.NewCounter(prometheus.CounterOpts{Name: "db_statements_unregistered"})
+	onReplica := prometheus.NewCounter(prometheus.CounterOpts{Name: "db_statements_unregistered"})
+	if m != nil {
+		onPrimary, onReplica = m.statements.WithLabelValues(TargetPrimary), m.statements.WithLabelValues(TargetReplica)
+	}
 	record := func(tx *gorm.DB) {
-		target, addr := TargetPrimary, ""
+		target, addr, counter := TargetPrimary, "", onPrimary
 		if r, ok := targets[tx.Statement.ConnPool]; ok {
-			target, addr = TargetReplica, r.Addr
+			target, addr, counter = TargetReplica, r.Addr, onReplica
 		}
-		if m != nil {
-			m.statements.WithLabelValues(target).Inc()
-		}
+		counter.Inc()
 		span := trace.SpanFromContext(tx.Statement.Context)
 		if span.IsRecording() {
 			span.SetAttributes(attribute.String("db.target", target))
