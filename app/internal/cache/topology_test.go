@@ -459,8 +459,16 @@ func TestSentinelFailover(t *testing.T) {
 	if _, res := mustProduct(t, a, cached); res != HitRedis {
 		t.Fatalf("before the failover: %s, want HIT-REDIS", res)
 	}
-	if n, err := rdb.Do(ctx, "WAIT", 1, 2000).Int(); err != nil || n != 1 {
-		t.Fatalf("WAIT for the replica: %d, %v", n, err)
+	// WAIT a short while at a time: the client's read timeout (250 ms) bounds one WAIT, and a
+	// replica still in its first sync can take longer than that to acknowledge.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		n, err := rdb.Do(ctx, "WAIT", 1, 100).Int()
+		if err == nil && n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("WAIT for the replica: %d, %v", n, err)
+		}
 	}
 
 	killed := time.Now()
