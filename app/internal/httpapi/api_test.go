@@ -388,7 +388,7 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	down := pgstore.New(db, pgstore.Options{QueryTimeout: 2 * time.Second})
-	srv, _ = serve(t, down, down.Ping, token)
+	srv, logs := serve(t, down, down.Ping, token)
 	if a := do(t, srv, call{method: "GET", path: "/health"}); a.status != 200 {
 		t.Errorf("/health with the database down: %d", a.status)
 	}
@@ -399,5 +399,16 @@ func TestHealthAndReadiness(t *testing.T) {
 	read := do(t, srv, call{method: "GET", path: "/api/v1/products/1"})
 	if read.status != 503 || read.problem(t)["type"] != httpapi.ProblemTypePrefix+"unavailable" || read.header.Get("Retry-After") == "" {
 		t.Errorf("read with the database down: %d %s", read.status, read.body)
+	}
+	// "Not ready" is the probe's answer, a warning; a read that fails is an error.
+	levels := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var e struct{ Msg, Level, Route string }
+		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "request" {
+			levels[e.Route] = e.Level
+		}
+	}
+	if levels["/ready"] != "warning" || levels["/api/v1/products/:id"] != "error" {
+		t.Errorf("access log levels %v: want /ready's 503 at warning, the read's 503 at error", levels)
 	}
 }

@@ -23,6 +23,9 @@ func health(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
+// readyRoute is the readiness probe's path.
+const readyRoute = "/ready"
+
 // ready answers GET /ready: 200 when every check passes, else 503 naming the first that failed.
 func ready(checks []Check) handlerFunc {
 	return func(c *gin.Context) error {

@@ -40,8 +40,10 @@ func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
 // UserIDHeader names the user a request is made for, when the caller says so.
 const UserIDHeader = "X-User-ID"
 
-// accessLog writes one JSON line per request: 5xx at error, 4xx and slow requests at warn. preset
-// returns the cache preset in force (empty when there is no cache). Headers are never logged.
+// accessLog writes one JSON line per request: 5xx at error, 4xx and slow requests at warn. A 503
+// of /ready is a warning too: "not ready yet" is the probe's answer while the service starts (or
+// a dependency is away), not a fault of the request. preset returns the cache preset in force
+// (empty when there is no cache). Headers are never logged.
 func accessLog(log *logrus.Logger, slow time.Duration, preset func() string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -51,7 +53,7 @@ func accessLog(log *logrus.Logger, slow time.Duration, preset func() string) gin
 		route := routeLabel(c)
 		level := logrus.InfoLevel
 		switch {
-		case status >= 500:
+		case status >= 500 && !(route == readyRoute && status == http.StatusServiceUnavailable):
 			level = logrus.ErrorLevel
 		case status >= 400 || elapsed > slow:
 			level = logrus.WarnLevel

@@ -90,7 +90,7 @@ func New(d Deps, opts Options) *gin.Engine {
 	}
 
 	r.GET("/health", health)
-	r.GET("/ready", handle(ready(d.Checks)))
+	r.GET(readyRoute, handle(ready(d.Checks)))
 	if d.Gatherer != nil {
 		r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
 	}
