@@ -1,6 +1,8 @@
 // avalanche: many keys cached at once with one TTL expire together, and the database takes every
 // read of them at once. setup() sets a short TTL (PUT /api/v1/admin/cache {"ttl": AVALANCHE_TTL};
-// the preset's jitter is kept), warms KEYS products (ids 1..KEYS, batch reads of 100, WARM_PARALLEL
+// the preset's jitter is kept), empties the namespace (POST /api/v1/admin/cache/reset: a preset's
+// warm-up cached products with its own, long TTL, which would never expire in the run), warms KEYS
+// products (ids 1..KEYS, batch reads of 100, WARM_PARALLEL
 // at a time), and the load (RATE/s, Zipf(ZIPF_S) over those ids, or uniform with DIST=uniform)
 // then runs through their expiry. Without jitter the misses come as one wave at AVALANCHE_TTL;
 // with ±10 % jitter they spread over ±10 % of it. teardown() puts the policy back.
@@ -57,6 +59,7 @@ export function setup() {
   const a = admin(cfg);
   state.restore = restorable(a.policy().policy);
   a.setPolicy({ ttl });
+  a.reset();
   const before = dbLoads(cfg);
   const requests = [];
   for (let lo = 1; lo <= keys; lo += 100) {

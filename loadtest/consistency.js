@@ -1,7 +1,7 @@
 // consistency: writers update products while readers read them, and every read is checked
-// against what its VU already knows. Writers (WRITE_RATE/s) read a product, PUT it back unchanged
-// with If-Match (the version goes up; a 412 means another writer won: read again and retry, up to
-// 5 times), note the acknowledged version, and read it back at once. Readers (RATE/s, uniform over
+// against what its VU already knows. Writers (WRITE_RATE/s, lib/writes.js) read a product, PUT it
+// back unchanged with If-Match (the version goes up; a 412 means another writer won: read again
+// and retry, up to 5 times), note the acknowledged version, and read it back at once. Readers (RATE/s, uniform over
 // the same WRITE_IDS products) note the highest version each has seen. A read that returns an
 // older version than its VU has acknowledged (kind=ack) or already seen (kind=seen) counts one
 // stale_reads sample. The threshold stale_reads == 0 applies to the presets that claim
@@ -20,13 +20,12 @@
 // lost invalidation does [0: none]. Needs ADMIN_TOKEN.
 //
 //   k6 run -e PRESET=protected -e REDIS_OUTAGE=3s loadtest/consistency.js   # stale reads expected
-import http from 'k6/http';
-import { check } from 'k6';
 import { Counter } from 'k6/metrics';
 import { sleep } from 'k6';
 import { load, constantRate, int, str, seconds } from './lib/config.js';
 import { perVU, uniform } from './lib/ids.js';
-import { getProduct, versionOf, productName } from './lib/cache.js';
+import { getProduct, versionOf } from './lib/cache.js';
+import { rewrite, writeScenario, writeThresholds, checkWriteBudget, writeFigures } from './lib/writes.js';
 import { admin, prepare, finish } from './lib/admin.js';
 import { thresholds, staleThreshold } from './lib/thresholds.js';
 import { summary, trendStats, requestCount } from './lib/summary.js';
@@ -36,30 +35,22 @@ const writeIds = int(cfg.env, 'WRITE_IDS', 50);
 const writeRate = int(cfg.env, 'WRITE_RATE', 20);
 const maxWrites = int(cfg.env, 'MAX_WRITES', 5000);
 if (writeIds > cfg.products) throw new Error(`WRITE_IDS (${writeIds}) must not exceed PRODUCTS (${cfg.products})`);
-if (writeRate * cfg.durationS > maxWrites) {
-  throw new Error(`WRITE_RATE × DURATION = ${writeRate * cfg.durationS} writes, over MAX_WRITES (${maxWrites})`);
-}
+checkWriteBudget(cfg, writeRate, maxWrites);
 
 const outageText = str(cfg.env, 'REDIS_OUTAGE', '0');
 const outageS = outageText === '0' ? 0 : seconds(outageText);
 if (outageS >= cfg.durationS / 2) throw new Error(`REDIS_OUTAGE (${outageText}) must be shorter than half of DURATION`);
 
 const staleReads = new Counter('stale_reads');
-const writes = new Counter('writes');
-const conflicts = new Counter('write_conflicts');
-const writeErrors = new Counter('write_errors');
 
 export const options = {
   scenarios: Object.assign({
     consistency: constantRate(cfg, 'read'),
-    writes: Object.assign(constantRate(cfg, 'write'), { rate: writeRate, preAllocatedVUs: 20, maxVUs: 100 }),
+    writes: writeScenario(cfg, writeRate),
   }, outageS > 0 ? {
     outage: { executor: 'shared-iterations', exec: 'outage', vus: 1, iterations: 1, startTime: `${cfg.durationS / 2}s` },
   } : {}),
-  thresholds: thresholds(cfg, Object.assign(requestCount(cfg), staleThreshold(cfg), {
-    'http_req_failed{scenario:writes}': ['rate<0.01'],
-    write_errors: ['count==0'],
-  })),
+  thresholds: thresholds(cfg, Object.assign(requestCount(cfg), staleThreshold(cfg), writeThresholds())),
   tags: { testid: cfg.testid },
   summaryTrendStats: trendStats,
   discardResponseBodies: true,
@@ -94,47 +85,12 @@ export function read() {
   observe(id, getProduct(cfg.baseUrl, id));
 }
 
-const writeParams = (etag) => ({
-  headers: {
-    Authorization: `Bearer ${cfg.adminToken}`,
-    'Content-Type': 'application/json',
-    'If-Match': etag,
-  },
-  tags: { name: 'PUT /api/v1/products/{id}' },
-  responseCallback: http.expectedStatuses(200, 412),
-});
-
 export function write() {
   const id = ids();
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const cur = getProduct(cfg.baseUrl, id, { body: true, record: false });
-    observe(id, cur);
-    if (cur.status !== 200) {
-      writeErrors.add(1);
-      return;
-    }
-    const p = cur.json();
-    const body = {
-      sku: p.sku, name: p.name, description: p.description, price_cents: p.price_cents,
-      currency: p.currency, category_id: p.category.id, is_hot: p.is_hot,
-    };
-    const put = http.put(`${cfg.baseUrl}/api/v1/products/${id}`, JSON.stringify(body), writeParams(cur.headers.Etag));
-    if (put.status === 412) {
-      conflicts.add(1);
-      continue;
-    }
-    if (!check(put, { 'write 200': (r) => r.status === 200 })) {
-      writeErrors.add(1);
-      return;
-    }
-    const v = versionOf(put);
-    acked[id] = Math.max(acked[id] || 0, v);
-    writes.add(1);
-    // Read your write.
-    observe(id, http.get(`${cfg.baseUrl}/api/v1/products/${id}`, { tags: { name: productName } }));
-    return;
-  }
-  writeErrors.add(1);
+  rewrite(cfg, id, {
+    seen: (res) => observe(id, res),
+    acked: (v) => { acked[id] = Math.max(acked[id] || 0, v); },
+  });
 }
 
 // outage makes every Redis call of the service fail for REDIS_OUTAGE.
@@ -154,12 +110,12 @@ export function teardown(state) {
 }
 
 export const handleSummary = summary(cfg, (data) => {
-  const count = (name) => (data.metrics[name] ? data.metrics[name].values.count : 0);
+  const w = writeFigures(data);
   return {
-    fields: { writes: count('writes'), write_conflicts: count('write_conflicts'), write_errors: count('write_errors'), write_ids: writeIds },
+    fields: Object.assign(w, { write_ids: writeIds }),
     lines: [
-      `${count('writes')} writes acknowledged over products 1..${writeIds} (${count('write_conflicts')} conflicts retried, ` +
-        `${count('write_errors')} errors)`,
+      `${w.writes} writes acknowledged over products 1..${writeIds} (${w.write_conflicts} conflicts retried, ` +
+        `${w.write_errors} errors)`,
     ],
   };
 });

@@ -3,6 +3,8 @@
 //
 //   cache_hit_l1, cache_hit_redis   Rate: share of reads answered by that layer (HIT-L1, HIT-REDIS)
 //   cache_hit_null                  Rate: share answered by a cached "not found" (HIT-NULL)
+//   cache_hit_stale                 Rate: share answered by a value past its fresh-until while one
+//                                   reload runs in the background (STALE; soft expiry, stale_ttl)
 //   cache_bloom_reject              Rate: share the Bloom filter answered (BLOOM-REJECT)
 //   cache_served                    Rate: share answered without the database (any of the above)
 //   cache_misses                    Counter: reads that went to the database (MISS, BYPASS); its
@@ -21,6 +23,7 @@ import { Counter, Rate } from 'k6/metrics';
 const hitL1 = new Rate('cache_hit_l1');
 const hitRedis = new Rate('cache_hit_redis');
 const hitNull = new Rate('cache_hit_null');
+const hitStale = new Rate('cache_hit_stale');
 const bloomReject = new Rate('cache_bloom_reject');
 const served = new Rate('cache_served');
 const misses = new Counter('cache_misses');
@@ -41,6 +44,7 @@ export function record(res, at) {
   hitL1.add(x === 'HIT-L1');
   hitRedis.add(x === 'HIT-REDIS');
   hitNull.add(x === 'HIT-NULL');
+  hitStale.add(x === 'STALE');
   bloomReject.add(x === 'BLOOM-REJECT');
   const miss = x === 'MISS' || x === 'BYPASS';
   served.add(!miss);

@@ -5,7 +5,7 @@
 //   RATE         requests per second of the main scenario              [500]
 //   DURATION     length of the main scenario, k6 duration text         [per script]
 //   ADMIN_TOKEN  bearer token of the admin API                         [dev-admin-token]
-//   PRESET       the cache preset in force (none, naive, protected, two-level, full); it picks
+//   PRESET       the cache preset in force (one of PRESETS below); it picks
 //                the thresholds, and with ADMIN_TOKEN setup() switches the service to it when
 //                another preset is in force. Unset: lenient thresholds, the policy is left alone.
 //   RESET        1: setup() empties the cache namespace first (POST /api/v1/admin/cache/reset) [0]
@@ -24,8 +24,9 @@
 //
 // Each script documents its own extra knobs.
 
-// PRESETS lists the service's presets, from least to most protection.
-export const PRESETS = ['none', 'naive', 'protected', 'two-level', 'full'];
+// PRESETS lists the service's presets, from least to most protection: cache.PresetNames() in
+// app/internal/cache (compare's TestPresetsMatchTheService keeps the two lists equal).
+export const PRESETS = ['none', 'naive', 'protected', 'two-level', 'full', 'xfetch', 'tail'];
 
 // load reads the shared settings for the script named name; defaults overrides per-script
 // defaults (e.g. { DURATION: '10m' }).

@@ -2,7 +2,7 @@
 // (k6's whole summary data plus a "derived" block of the figures the comparison reads) written to
 // cfg.summaryFile (SUMMARY_FILE; results/<script>-<testid>.json by default).
 
-const stats = ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'];
+const stats = ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'p(99.9)', 'max'];
 
 // trendStats is the summaryTrendStats every script uses.
 export const trendStats = stats;
@@ -60,12 +60,14 @@ export function derive(cfg, data, extra = {}) {
       p50_ms: round(dur.med),
       p95_ms: round(dur['p(95)']),
       p99_ms: round(dur['p(99)']),
+      p999_ms: round(dur['p(99.9)']),
       max_ms: round(dur.max),
       failed_rate: round(failed.rate || 0, 5),
       dropped: count('dropped_iterations'),
       hit_l1: rate('cache_hit_l1'),
       hit_redis: rate('cache_hit_redis'),
       hit_null: rate('cache_hit_null'),
+      hit_stale: rate('cache_hit_stale'),
       bloom_reject: rate('cache_bloom_reject'),
       served: rate('cache_served'),
       misses: count('cache_misses'),
@@ -92,9 +94,9 @@ export function text(d, lines = []) {
   out.push(`${d.scenario} (testid ${d.testid}, preset ${d.preset || 'not given'}) against ${d.base_url}`);
   const offered = d.offered || `${d.rate}/s`;
   out.push(`  ${d.requests} requests in ${d.duration_s}s at ${offered} offered (${d.rps}/s on average, ${d.dropped} dropped)`);
-  out.push(`  latency p50 ${d.p50_ms} ms, p95 ${d.p95_ms} ms, p99 ${d.p99_ms} ms, max ${d.max_ms} ms; failed ${pct(d.failed_rate)}`);
+  out.push(`  latency p50 ${d.p50_ms} ms, p95 ${d.p95_ms} ms, p99 ${d.p99_ms} ms, p99.9 ${d.p999_ms} ms, max ${d.max_ms} ms; failed ${pct(d.failed_rate)}`);
   if (d.served !== null) {
-    out.push(`  X-Cache: L1 ${pct(d.hit_l1)}, Redis ${pct(d.hit_redis)}, null ${pct(d.hit_null)}, Bloom ${pct(d.bloom_reject)}` +
+    out.push(`  X-Cache: L1 ${pct(d.hit_l1)}, Redis ${pct(d.hit_redis)}, stale ${pct(d.hit_stale)}, null ${pct(d.hit_null)}, Bloom ${pct(d.bloom_reject)}` +
       ` → answered without the database ${pct(d.served)}; ${d.misses} misses (${d.misses_per_s}/s)`);
   }
   if (d.service_db_loads !== null) {

@@ -10,19 +10,29 @@
 //   - stale_reads == 0 where the preset claims consistency (config.js claimsConsistency).
 //
 // Without PRESET the lenient column applies.
-import { claimsConsistency } from './config.js';
+import { claimsConsistency, PRESETS } from './config.js';
 
-// p99Ms[scenario][preset]: the p99 target in milliseconds; "any" is the lenient column.
+// row gives none and naive their own p99 targets and every preset from protected on (the ones with
+// a breakdown lock: protected, two-level, full, xfetch, tail) the target protected.
+function row(none, naive, locked) {
+  const r = { none, naive, any: none };
+  for (const p of PRESETS) if (!(p in r)) r[p] = locked;
+  return r;
+}
+
+// p99Ms[scenario][preset]: the p99 target in milliseconds; "any" is the lenient column. They are
+// CI's bounds on a loaded 2-core machine, not the 5 ms goals: compare prints those
+// ("Targets") without failing on them.
 export const p99Ms = {
-  read: { none: 1000, naive: 750, protected: 750, 'two-level': 750, full: 750, any: 1000 },
-  breakdown: { none: 1000, naive: 750, protected: 750, 'two-level': 750, full: 750, any: 1000 },
-  avalanche: { none: 1000, naive: 750, protected: 750, 'two-level': 750, full: 750, any: 1000 },
-  penetration: { none: 1000, naive: 750, protected: 100, 'two-level': 100, full: 100, any: 1000 },
-  consistency: { none: 1000, naive: 750, protected: 750, 'two-level': 750, full: 750, any: 1000 },
-  spike: { none: 2000, naive: 1500, protected: 1500, 'two-level': 1500, full: 1500, any: 2000 },
-  soak: { none: 1000, naive: 750, protected: 750, 'two-level': 750, full: 750, any: 1000 },
+  read: row(1000, 750, 750),
+  breakdown: row(1000, 750, 750),
+  avalanche: row(1000, 750, 750),
+  penetration: row(1000, 750, 100),
+  consistency: row(1000, 750, 750),
+  spike: row(2000, 1500, 1500),
+  soak: row(1000, 750, 750),
   // A closed loop at saturation: latency is queueing, the figure is the rate.
-  throughput: { none: 2000, naive: 2000, protected: 2000, 'two-level': 2000, full: 2000, any: 2000 },
+  throughput: row(2000, 2000, 2000),
 };
 
 // thresholds returns k6 thresholds for the script's main scenario (named like the script), plus
