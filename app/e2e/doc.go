@@ -10,8 +10,9 @@
 // shipper of the test's own (edgelogs_test.go), labelled as observability/fluent-bit-edge.yaml
 // says: in compose Fluent Bit ships it, which this machine cannot run.
 //
-// It drives load and a script of events (writes, breakdowns, a policy change, a reset, injected
-// faults) and then asserts that every PromQL and LogQL expression of every dashboard and rule
+// It drives load and a script of events (writes, breakdowns, policy changes, a reset, injected
+// faults, the tail preset with a 2 s ttl: a whole-catalogue warm-up, stale answers, a refill)
+// and then asserts that every PromQL and LogQL expression of every dashboard and rule
 // returns data (the Cache lab's edge panels included), that every dashboard expression grouped by
 // instance returns one series per replica, that the balancer sent requests to every replica, that
 // every edge log line reached Loki unchanged with the Fluent Bit labels, that every PromQL and

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -152,9 +153,13 @@ func (s *script) coldPhase() {
 	})
 }
 
-// finale plays events whose traces one-minute windows must still hold at the end.
+// finale plays events whose traces one-minute windows must still hold at the end. It starts with
+// the tail preset, whose stale answers are evaluated over the run.
 func (s *script) finale() {
 	a := s.replicas[0]
+	s.step("preset tail with ttl 2s: a whole-catalogue warm-up in the background; load_rate 1, then every hot product read twice past its 2 s freshness (stale answers, revalidations mostly skipped); one written (refill); then two-level again", func() {
+		s.tail(a)
+	})
 	s.step("writes", func() {
 		for _, id := range s.hot[8:11] {
 			s.update(a, id, fmt.Sprintf("E2E product %d", id))
@@ -203,5 +208,72 @@ func (s *script) expectOK(byStatus map[int]int, detail map[string]int) {
 	s.t.Helper()
 	if len(byStatus) != 1 || byStatus[http.StatusOK] == 0 {
 		s.t.Errorf("concurrent reads: %v, want every status 200", detail)
+	}
+}
+
+// tail switches to the tail preset with a ttl short enough that values go stale during the step,
+// waits for the warm-up the switch starts, lowers load_rate to 1/s so that most revalidations are
+// skipped, reads every hot product twice on each replica once their freshness has run out
+// (answered stale), refills one by a write, and returns to two-level, the policy of the cold phase.
+func (s *script) tail(a *replica) {
+	s.policy(a, `{"preset":"tail","ttl":"2s"}`)
+	s.waitWarmup(60 * time.Second)
+	s.policy(a, `{"load_rate":1}`)
+	time.Sleep(2500 * time.Millisecond) // past ttl 2s plus its ±10 % jitter
+	reads := append(slices.Clone(s.hot), s.hot...)
+	byStatus, byCache := s.readAll(reads, 4)
+	s.t.Logf("  reads past freshness: %v", byCache)
+	if byStatus[http.StatusOK] != len(reads) {
+		s.t.Errorf("tail: reads of hot products: %v", byStatus)
+	}
+	if byCache["STALE"] == 0 {
+		s.t.Errorf("tail: no read of a hot product past its 2 s freshness was answered stale: %v", byCache)
+	}
+	s.update(a, s.hot[11], fmt.Sprintf("E2E product %d (refilled)", s.hot[11]))
+	s.policy(a, `{"preset":"two-level"}`)
+}
+
+// waitWarmup waits for the warm-up a policy change starts in the background: until a replica
+// reports one running (at load_rate 2000/s a whole catalogue takes over 2 s), then until none
+// does and one has loaded products.
+func (s *script) waitWarmup(limit time.Duration) {
+	s.t.Helper()
+	type warmup struct {
+		Running   bool   `json:"running"`
+		Scope     string `json:"scope"`
+		Loaded    int64  `json:"loaded"`
+		Target    int64  `json:"target"`
+		ElapsedMS int64  `json:"elapsed_ms"`
+	}
+	status := func() (running bool, loaded int64, seen map[string]warmup) {
+		seen = map[string]warmup{}
+		for _, r := range s.replicas {
+			var body struct {
+				Status struct {
+					Warmup warmup `json:"warmup"`
+				} `json:"status"`
+			}
+			if err := json.Unmarshal(s.admin(r, http.MethodGet, "/api/v1/admin/cache", "").body, &body); err != nil {
+				s.t.Fatal(err)
+			}
+			w := body.Status.Warmup
+			seen[r.name] = w
+			running = running || w.Running
+			loaded = max(loaded, w.Loaded)
+		}
+		return running, loaded, seen
+	}
+	deadline, started := time.Now().Add(limit), false
+	for {
+		running, loaded, seen := status()
+		started = started || running
+		if started && !running && loaded > 0 {
+			s.t.Logf("  warm-up done: %+v", seen)
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("warm-up not seen running, then done, within %s: %+v", limit, seen)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -26,19 +26,23 @@ type query struct {
 // rare happens, and the event of the run (events_test.go) that makes it happen. They are
 // evaluated over the whole run; every other expression is evaluated once, at its end.
 var queryEvents = map[string]string{
-	"rules/alerts.yml/ProductServiceDown":               "Prometheus scrapes the replicas before they start",
-	"rules/alerts.yml/ScrapeTargetDown":                 "Prometheus scrapes the replicas before they start",
-	"rules/alerts.yml/ProductAPIErrorBudgetBurnFast":    "slow 500s, then http_error_rate 0.3 for 10 s (k6 reads, category pages): over 1.44 % of product API requests fail",
-	"rules/alerts.yml/ProductAPIErrorBudgetBurnSlow":    "slow 500s, then http_error_rate 0.3 for 10 s (k6 reads, category pages): over 0.6 % of product API requests fail",
-	"rules/alerts.yml/ProductReadLatencyBudgetBurnFast": "cold sweep: 1,800 misses, each over 100 ms (DB_SIMULATED_LATENCY=120ms)",
-	"rules/alerts.yml/ProductReadLatencyBudgetBurnSlow": "cold sweep: 1,800 misses, each over 100 ms (DB_SIMULATED_LATENCY=120ms)",
-	"rules/alerts.yml/CacheHitRatioDrop":                "cold sweep after a mostly hot load: the L1 hit ratio falls below its run average",
-	"rules/alerts.yml/DBShieldRatioDrop":                "cold sweep after a mostly hot load: the DB shield ratio falls below its run average",
-	"rules/alerts.yml/CacheLockTimeouts":                "lock timeouts: lock_wait 20 ms below a 120 ms load",
-	"rules/alerts.yml/CacheRedisErrors":                 "redis_error_rate 1 for 8 s",
-	"rules/alerts.yml/CacheRedisBreakerOpen":            "redis_error_rate 1 for 8 s opens the breaker",
-	"rules/alerts.yml/CacheL1InvalidationLagHigh":       "replica-b stalls 400 ms while replica-a writes",
-	"rules/alerts.yml/LogShipperDropping":               "Loki refuses replica-b's pushes for 33 s",
+	"rules/alerts.yml/ProductServiceDown":                                 "Prometheus scrapes the replicas before they start",
+	"rules/alerts.yml/ScrapeTargetDown":                                   "Prometheus scrapes the replicas before they start",
+	"rules/alerts.yml/ProductAPIErrorBudgetBurnFast":                      "slow 500s, then http_error_rate 0.3 for 10 s (k6 reads, category pages): over 1.44 % of product API requests fail",
+	"rules/alerts.yml/ProductAPIErrorBudgetBurnSlow":                      "slow 500s, then http_error_rate 0.3 for 10 s (k6 reads, category pages): over 0.6 % of product API requests fail",
+	"rules/alerts.yml/ProductReadLatencyBudgetBurnFast":                   "cold sweep: 1,800 misses, each over 100 ms (DB_SIMULATED_LATENCY=120ms)",
+	"rules/alerts.yml/ProductReadLatencyBudgetBurnSlow":                   "cold sweep: 1,800 misses, each over 100 ms (DB_SIMULATED_LATENCY=120ms)",
+	"rules/alerts.yml/CacheHitRatioDrop":                                  "cold sweep after a mostly hot load: the L1 hit ratio falls below its run average",
+	"rules/alerts.yml/DBShieldRatioDrop":                                  "cold sweep after a mostly hot load: the DB shield ratio falls below its run average",
+	"rules/alerts.yml/CacheLockTimeouts":                                  "lock timeouts: lock_wait 20 ms below a 120 ms load",
+	"rules/alerts.yml/CacheRedisErrors":                                   "redis_error_rate 1 for 8 s",
+	"rules/alerts.yml/CacheRedisBreakerOpen":                              "redis_error_rate 1 for 8 s opens the breaker",
+	"rules/alerts.yml/CacheL1InvalidationLagHigh":                         "replica-b stalls 400 ms while replica-a writes",
+	"rules/alerts.yml/LogShipperDropping":                                 "Loki refuses replica-b's pushes for 33 s",
+	"rules/alerts.yml/CacheBackgroundLoadsSkipped":                        "preset tail with load_rate 1: revalidations of stale hot products skipped",
+	"rules/recording.yml/job:cache_background_loads_skipped:ratio_rate5m": "preset tail with load_rate 1: revalidations of stale hot products skipped",
+	"dashboard/cache-lab/panel 36/A":                                      "preset tail with ttl 2s: hot products read past their freshness are answered stale",
+	"dashboard/cache-lab/panel 36/B":                                      "preset tail with ttl 2s: hot products read past their freshness are answered stale",
 }
 
 // noData lists the expressions that cannot return data in this run, and why. An expression on
