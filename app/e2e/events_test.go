@@ -233,9 +233,8 @@ func (s *script) tail(a *replica) {
 	s.policy(a, `{"preset":"two-level"}`)
 }
 
-// waitWarmup waits for the warm-up a policy change starts in the background: until a replica
-// reports one running (at load_rate 2000/s a whole catalogue takes over 2 s), then until none
-// does and one has loaded products.
+// waitWarmup waits for the whole-catalogue warm-up a policy change starts in the background: until
+// a replica reports one of scope "all" that loaded products, and none runs any more.
 func (s *script) waitWarmup(limit time.Duration) {
 	s.t.Helper()
 	type warmup struct {
@@ -243,10 +242,13 @@ func (s *script) waitWarmup(limit time.Duration) {
 		Scope     string `json:"scope"`
 		Loaded    int64  `json:"loaded"`
 		Target    int64  `json:"target"`
+		Bytes     int64  `json:"bytes"`
 		ElapsedMS int64  `json:"elapsed_ms"`
 	}
-	status := func() (running bool, loaded int64, seen map[string]warmup) {
-		seen = map[string]warmup{}
+	deadline := time.Now().Add(limit)
+	for {
+		running, done := false, false
+		seen := map[string]warmup{}
 		for _, r := range s.replicas {
 			var body struct {
 				Status struct {
@@ -259,20 +261,14 @@ func (s *script) waitWarmup(limit time.Duration) {
 			w := body.Status.Warmup
 			seen[r.name] = w
 			running = running || w.Running
-			loaded = max(loaded, w.Loaded)
+			done = done || (w.Scope == "all" && !w.Running && w.Loaded > 0)
 		}
-		return running, loaded, seen
-	}
-	deadline, started := time.Now().Add(limit), false
-	for {
-		running, loaded, seen := status()
-		started = started || running
-		if started && !running && loaded > 0 {
+		if done && !running {
 			s.t.Logf("  warm-up done: %+v", seen)
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("warm-up not seen running, then done, within %s: %+v", limit, seen)
+			s.t.Fatalf("no whole-catalogue warm-up done within %s: %+v", limit, seen)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
