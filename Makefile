@@ -87,15 +87,15 @@ bench-telemetry: tools ## max throughput with telemetry off, logs to Loki, trace
 profile: $(K6) ## 30 s CPU profile of the service under the 500/s read load (k6 read.js) → results/cpu-<date>.pprof, top functions printed
 	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' REDIS_ADDR='$(REDIS_ADDR)' PRODUCTS='$(PRODUCTS)' GO='$(GO)' bash loadtest/profile.sh
 
-compare: tools ## every k6 scenario × cache preset (and the nginx edge in front of protected) at 500/s, DB latency 200 ms → results/compare-<date>.md (~20 min a repeat; QUICK=1 ~4 min, checked; REPEAT=2 prints the spread)
+compare: tools ## every k6 scenario × cache preset (and the nginx edge in front of protected) at 500/s, DB latency 200 ms → results/compare-<date>.md (QUICK=1: a few seconds a cell, checked; REPEAT=2 prints the spread)
 	GO='$(GO)' $(GO) run ./app/cmd/compare -k6 '$(K6)' -nginx '$(NGINX)' -pg-admin-url '$(PG_ADMIN_URL)' -redis-addr '$(REDIS_ADDR)' \
 	  -products '$(PRODUCTS)' -repeat '$(REPEAT)' $(if $(filter 1,$(QUICK)),-quick -check)
 
 SCALE_REPLICAS ?= 3
 
-scale: tools ## scale-out: SCALE_REPLICAS (3) processes behind native nginx: L1 invalidation lag (consistency), DB loads per hot-key expiry (breakdown), read throughput 1 vs 3 → results/scale-<date>.md (~4 min; QUICK=1 ~2 min)
+scale: tools ## scale-out: SCALE_REPLICAS (3) processes behind native nginx: L1 invalidation lag and stale reads (consistency), DB loads per hot-key TTL expiry (breakdown), with protected, two-level and tail; read throughput 1 vs 3 → results/scale-<date>.md
 	GO='$(GO)' $(GO) run ./app/cmd/compare -k6 '$(K6)' -nginx '$(NGINX)' -pg-admin-url '$(PG_ADMIN_URL)' -redis-addr '$(REDIS_ADDR)' \
-	  -products '$(PRODUCTS)' -replicas '$(SCALE_REPLICAS)' -scenarios consistency,breakdown -presets protected,two-level \
+	  -products '$(PRODUCTS)' -replicas '$(SCALE_REPLICAS)' -scenarios consistency,breakdown -presets protected,two-level,tail \
 	  -edge=false -throughput -redis-timeout 250ms -repeat '$(REPEAT)' -check $(if $(filter 1,$(QUICK)),-quick)
 
 e2e: tools test-deps ## end-to-end: k6 contract and load smoke, the service shipping logs to a real Loki, the nginx edge cache natively

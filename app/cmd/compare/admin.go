@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ type adminClient struct {
 }
 
 func newAdminClient(base, token string) *adminClient {
-	return &adminClient{base: base, token: token, http: &http.Client{Timeout: 2 * time.Minute}}
+	return &adminClient{base: base, token: token, http: &http.Client{Timeout: warmupPatience}}
 }
 
 // do sends one admin request and returns the body of a 2xx answer.
@@ -58,10 +59,67 @@ type statusError struct {
 
 func (e *statusError) Error() string { return e.msg }
 
-func (a *adminClient) setPreset(ctx context.Context, preset string) error {
-	_, err := a.do(ctx, http.MethodPut, "/cache", fmt.Sprintf(`{"preset":%q}`, preset))
-	return err
+// cacheState is the part of GET/PUT /api/v1/admin/cache compare reads.
+type cacheState struct {
+	Policy struct {
+		Preset string `json:"preset"`
+		Warmup bool   `json:"warmup"`
+	} `json:"policy"`
+	Status struct {
+		// Warmup is absent from a service without background warm-up.
+		Warmup *struct {
+			Running bool `json:"running"`
+		} `json:"warmup"`
+	} `json:"status"`
+	Presets []string `json:"presets"`
 }
+
+// warming reports whether a warm-up runs.
+func (s cacheState) warming() bool { return s.Status.Warmup != nil && s.Status.Warmup.Running }
+
+func decodeState(body []byte, err error) (cacheState, error) {
+	var s cacheState
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(body, &s); err != nil {
+		return s, fmt.Errorf("decode the cache state: %w", err)
+	}
+	return s, nil
+}
+
+// state reads the policy in force and the cache's status.
+func (a *adminClient) state(ctx context.Context) (cacheState, error) {
+	return decodeState(a.do(ctx, http.MethodGet, "/cache", ""))
+}
+
+// setPreset switches the preset and returns the state that answers.
+func (a *adminClient) setPreset(ctx context.Context, preset string) (cacheState, error) {
+	return decodeState(a.do(ctx, http.MethodPut, "/cache", fmt.Sprintf(`{"preset":%q}`, preset)))
+}
+
+// waitWarmup waits, up to warmupPatience, until no warm-up runs (a policy change that turns
+// warm-up on starts one in the background).
+func (a *adminClient) waitWarmup(ctx context.Context) error {
+	deadline := time.Now().Add(warmupPatience)
+	for {
+		s, err := a.state(ctx)
+		if err != nil || !s.warming() {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("a warm-up still runs after %s", warmupPatience)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// warmupPatience bounds how long compare waits for a warm-up.
+const warmupPatience = 5 * time.Minute
 
 // reset empties the namespace. Redis may refuse for a while after a run that saturated the
 // machine (its calls timed out and the service's circuit breaker opened: 503 cache-unavailable

@@ -1,5 +1,7 @@
 package main
 
+import "fmt"
+
 // cell is one scenario × preset run of the matrix.
 type cell struct {
 	Key     cellKey    `json:"key"`
@@ -13,13 +15,31 @@ type cell struct {
 	// Service then adds up all of them.
 	Replicas int    `json:"replicas,omitempty"`
 	Err      string `json:"error,omitempty"` // why the cell has no figures
+	// Warmup is the preset's warm-up before the cell, when it has one.
+	Warmup *warmupRun `json:"warmup,omitempty"`
+	// Redis is Redis's used_memory (INFO memory) with the namespace empty at the start of the
+	// cell and after its load; nil when compare has no Redis client (-base-url).
+	Redis *redisMemory `json:"redis_memory,omitempty"`
+}
+
+// warmupRun is how long a preset's warm-up took (switch, POST /api/v1/admin/cache/warmup on each
+// replica, until none runs) and the database loads it made (cause warmup).
+type warmupRun struct {
+	Seconds float64 `json:"seconds"`
+	DBLoads float64 `json:"db_loads"`
+}
+
+// redisMemory is used_memory in bytes before and after.
+type redisMemory struct {
+	Before float64 `json:"before"`
+	After  float64 `json:"after"`
 }
 
 // figures are a cell's numbers as the report shows them.
 type figures struct {
-	P50, P95, P99 *float64 // ms
-	ErrorRate     float64
-	DBLoadsPerS   float64
+	P50, P95, P99, P999 *float64 // ms
+	ErrorRate           float64
+	DBLoadsPerS         float64
 	// Shield is the share of product reads that cost no database load.
 	Shield          *float64
 	L1Hit, RedisHit *float64
@@ -28,6 +48,18 @@ type figures struct {
 	LockTimeouts float64
 	StaleReads   *float64
 	ThresholdsOK bool
+
+	// The costs table's figures. Loads on the request path are those reads paid for (readCauses),
+	// the others the cache made in the background (backgroundCauses): both per second.
+	PathLoadsPerS, BackgroundLoadsPerS float64
+	// StaleAnswers are stale values served; StaleAgeP99 the p99 of how far past fresh-until (ms).
+	StaleAnswers float64
+	StaleAgeP99  *float64
+	// WarmupS and WarmupLoads are the preset's warm-up before the cell (nil: none).
+	WarmupS, WarmupLoads *float64
+	// RedisMiB is used_memory after the cell; RedisGrowthMiB its growth from the empty namespace.
+	RedisMiB, RedisGrowthMiB *float64
+	Refills                  float64
 }
 
 // loads are the cell's database loads, without those its script's setup made on purpose (the
@@ -41,7 +73,7 @@ func (c cell) loads() (total, read float64) {
 func (c cell) figures() figures {
 	total, read := c.loads()
 	f := figures{
-		P50: c.K6.P50, P95: c.K6.P95, P99: c.K6.P99,
+		P50: c.K6.P50, P95: c.K6.P95, P99: c.K6.P99, P999: c.K6.P999,
 		ErrorRate:    c.K6.FailedRate,
 		L1Hit:        c.Service.L1.hitRatio(),
 		EdgeHit:      c.Edge.hitRatio(),
@@ -52,6 +84,18 @@ func (c cell) figures() figures {
 	}
 	if c.Seconds > 0 {
 		f.DBLoadsPerS = total / c.Seconds
+		f.PathLoadsPerS = read / c.Seconds
+		f.BackgroundLoadsPerS = c.Service.loadsOf(backgroundCauses) / c.Seconds
+	}
+	f.StaleAnswers, f.Refills = c.Service.staleAnswers(), c.Service.Refills
+	if q := c.Service.StaleAge.quantile(0.99); q != nil {
+		f.StaleAgeP99 = ptr(*q * 1000)
+	}
+	if c.Warmup != nil {
+		f.WarmupS, f.WarmupLoads = ptr(c.Warmup.Seconds), ptr(c.Warmup.DBLoads)
+	}
+	if c.Redis != nil {
+		f.RedisMiB, f.RedisGrowthMiB = ptr(c.Redis.After/mib), ptr((c.Redis.After-c.Redis.Before)/mib)
 	}
 	// Behind the edge the service sees only the reads the edge did not answer itself.
 	reads := c.Service.ProductReads
@@ -76,13 +120,39 @@ func (c cell) failedThresholds() []string {
 	return out
 }
 
-// loadsPerEviction is the breakdown scenario's figure: database loads of the hot key per
-// eviction. With several replicas k6 sees only the replica its /metrics request reached, so the
-// loads come from every replica's counters (reads' misses and lock timeouts) instead.
-func (c cell) loadsPerEviction() *float64 {
-	if c.Replicas <= 1 || c.K6.Evictions == nil || *c.K6.Evictions == 0 {
-		return c.K6.DBLoadsPerEviction
+const mib = 1 << 20
+
+// hotKeyCauses are the loads of breakdown's hot key: reads' misses and lock timeouts, and the
+// reloads made off the request path (a warm-up is not about the key, and runs before the cell).
+var hotKeyCauses = []string{"miss", "lock_timeout", "bypass", "refresh", "early_refresh", "revalidate"}
+
+// loadsPerExpiry is the breakdown scenario's figure: database loads of the hot key per expiry
+// (or eviction). It comes from the service's counters (every replica's added up: k6 sees only the
+// replica its /metrics request reached), without the load the script's setup made; without an
+// expiry count, from k6's own figure.
+func (c cell) loadsPerExpiry() *float64 {
+	if c.K6.Expiries == nil || *c.K6.Expiries == 0 {
+		return c.K6.DBLoadsPerExpiry
 	}
-	v := (c.Service.DBLoads["miss"] + c.Service.DBLoads["lock_timeout"]) / *c.K6.Evictions
+	v := max(0, c.Service.loadsOf(hotKeyCauses)-c.K6.SetupDBLoads) / *c.K6.Expiries
 	return &v
+}
+
+// avalancheRatio is the avalanche scenario's peak DB loads/s over its steady state, the run's
+// mean: from k6's per-second windows of the service's loads within the load's duration (one
+// instance only), or nil.
+func (c cell) avalancheRatio() (peak, steady *float64) {
+	var sum, top float64
+	var n int
+	for at, v := range c.K6.Windows.DBLoads {
+		var s float64
+		if _, err := fmt.Sscan(at, &s); err != nil || s >= c.Seconds {
+			continue
+		}
+		sum, top, n = sum+v, max(top, v), n+1
+	}
+	if n == 0 || sum == 0 {
+		return nil, nil
+	}
+	return ptr(top), ptr(sum / float64(n))
 }

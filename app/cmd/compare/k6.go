@@ -31,6 +31,7 @@ type k6Summary struct {
 	P50          *float64    `json:"p50_ms"`
 	P95          *float64    `json:"p95_ms"`
 	P99          *float64    `json:"p99_ms"`
+	P999         *float64    `json:"p999_ms"`
 	Max          *float64    `json:"max_ms"`
 	FailedRate   float64     `json:"failed_rate"`
 	Dropped      float64     `json:"dropped"`
@@ -45,13 +46,15 @@ type k6Summary struct {
 	Thresholds   []threshold `json:"thresholds"`
 	ThresholdsOK bool        `json:"thresholds_ok"`
 	// Scenario-specific figures.
-	PeakDBLoadsPerS    *float64 `json:"peak_db_loads_per_s"`
-	PeakMissesPerS     *float64 `json:"peak_misses_per_s"`
-	DBLoadsPerEviction *float64 `json:"db_loads_per_eviction"`
-	Evictions          *float64 `json:"evictions"`
-	Writes             *float64 `json:"writes"`
-	WriteErrors        *float64 `json:"write_errors"`
-	P99Hold            *float64 `json:"p99_hold_ms"`
+	PeakDBLoadsPerS *float64 `json:"peak_db_loads_per_s"`
+	PeakMissesPerS  *float64 `json:"peak_misses_per_s"`
+	// Expiries of breakdown's hot key (EXPIRY=ttl: floor(DURATION / HOT_TTL); evict: the
+	// evictions made), and the database loads per expiry the script counted (one instance).
+	Expiries         *float64 `json:"expiries"`
+	DBLoadsPerExpiry *float64 `json:"db_loads_per_expiry"`
+	Writes           *float64 `json:"writes"`
+	WriteErrors      *float64 `json:"write_errors"`
+	P99Hold          *float64 `json:"p99_hold_ms"`
 }
 
 // k6Windows are per-window counts, keyed by the window's start second ("0005").

@@ -1,13 +1,16 @@
 // Command compare runs every k6 scenario of loadtest/ against every cache preset and writes a
 // report of which strategy protects the database, at what latency: `make compare`.
 //
-// For each repeat, scenario (read, breakdown, avalanche, penetration, consistency, spike, soak) and
-// preset (none, naive, protected, two-level, full), one cell: switch the preset (PUT
-// /api/v1/admin/cache), empty the namespace (POST …/reset; the popularity set too), warm up where
-// the preset does (full), for read.js run an unmeasured warm load, scrape /metrics, run the
-// scenario's script at -rate for its fixed time, scrape /metrics again. The cell keeps k6's
-// summary (latency percentiles, errors, X-Cache shares, stale reads, thresholds) and the growth of
-// the service's counters (database loads by cause, L1 and Redis lookups, lock outcomes).
+// For each repeat, scenario (read, read-write, breakdown, avalanche, penetration, consistency,
+// spike, soak; breakdown-evict when named) and preset (none, naive, protected, two-level, full,
+// xfetch, tail), one cell: wait until no warm-up runs, empty the namespace (its keys, the
+// popularity set too, then POST …/reset for every L1), read Redis's used_memory, switch the
+// preset (PUT /api/v1/admin/cache) and, where the preset warms up, run its warm-up (POST
+// …/warmup on each replica, until none runs: timed, its database loads counted), for read.js run an
+// unmeasured warm load, scrape /metrics, run the scenario's script at -rate for its fixed time,
+// scrape /metrics and used_memory again. The cell keeps k6's summary (latency percentiles up to
+// p99.9, errors, X-Cache shares, stale reads, thresholds) and the growth of the service's counters
+// (database loads by cause, L1 and Redis lookups, stale answers and their age, lock outcomes).
 //
 // It builds product-service, creates the database -db-name when missing (migrate, then seed
 // -products with the default seed: a fixed dataset), and starts one instance on a free
@@ -18,7 +21,8 @@
 // database is then only read, for the is_hot ids, with -database-url).
 //
 // It writes -results/compare-<date>.md (the header: commit, versions, machine, dataset and
-// settings; a table per scenario; the repeat spread), SVG charts in -results/compare-<date>/, and
+// settings; two tables per scenario: its figures, and what each preset spent on them; the issue's
+// targets met or not; the repeat spread), SVG charts in -results/compare-<date>/, and
 // each cell's k6 summary under -results/compare-<date>/cells/.
 //
 // -edge (on by default; -edge=false or EDGE=0 turns it off) adds the column "edge" to every
@@ -30,8 +34,10 @@
 // -quick runs each cell for a few seconds (CI proves the pipeline with it); -check then verifies
 // that every cell ran, that naive costs more database loads than protected on breakdown and
 // penetration, that on read the edge answered reads from its cache and cost no more database loads
-// than its preset alone (within 10 % + 5), and that every threshold held where it should, and
-// exits 1 otherwise. -repeat 2 runs the matrix twice and prints the spread of each figure between
+// than its preset alone (within 10 % + 5), that every threshold held where it should, that every
+// preset that claims consistency served 0 stale reads, that tail's breakdown cost at most 1.5
+// database loads per expiry, and that xfetch and tail failed under 1 % of requests, and exits 1
+// otherwise. -repeat 2 runs the matrix twice and prints the spread of each figure between
 // the runs.
 //
 // Usage:

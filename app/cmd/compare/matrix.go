@@ -51,6 +51,7 @@ func (c *comparison) serviceAlive(ctx context.Context) bool {
 func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column string) cell {
 	ce := cell{Key: cellKey{s.name, column}, Repeat: repeat, Seconds: s.seconds(c.o.quick), Replicas: len(c.replicas)}
 	id := fmt.Sprintf("r%d-%s-%s", repeat, s.name, column)
+	var err error
 	fail := func(err error) cell {
 		ce.Err = err.Error()
 		return ce
@@ -59,30 +60,34 @@ func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column st
 	if column == edgeColumn {
 		preset = c.o.edgePreset
 	}
-	// Each replica is switched itself (not left to the pub/sub policy event), so all of them
-	// run the preset before the load starts. One reset empties the shared namespace.
-	if err := c.eachReplica(func(a *adminClient) error { return a.setPreset(ctx, preset) }); err != nil {
+	// A warm-up the previous cell started (its policy put back) would load into this one.
+	if err := c.eachReplica(func(a *adminClient) error { return a.waitWarmup(ctx) }); err != nil {
+		return fail(err)
+	}
+	// The namespace is emptied before the switch, so Redis's memory starts from the same empty
+	// namespace in every cell and the preset's warm-up is measured whole: compare deletes its
+	// keys itself (the popularity set too: left alone, a warm-up would load what earlier cells
+	// read, and no two runs would start alike), then one reset empties every replica's L1.
+	if err := c.clearNamespace(ctx); err != nil {
 		return fail(err)
 	}
 	if err := c.admins[0].reset(ctx); err != nil {
 		return fail(err)
 	}
-	// The popularity set outlives resets; left alone, full's warm-up would load what earlier
-	// cells read, and no two runs would start alike.
 	if c.rdb != nil {
-		if err := c.rdb.Unlink(ctx, c.ns+":popular").Err(); err != nil {
-			return fail(fmt.Errorf("clear the popularity set: %w", err))
-		}
-	}
-	if preset == "full" {
-		if err := c.eachReplica(func(a *adminClient) error { return a.warmup(ctx) }); err != nil {
+		used, err := usedMemory(ctx, c.rdb)
+		if err != nil {
 			return fail(err)
 		}
+		ce.Redis = &redisMemory{Before: used}
+	}
+	if ce.Warmup, err = c.switchPreset(ctx, preset); err != nil {
+		return fail(err)
 	}
 	if w := s.warm(c.o.quick); w > 0 && preset != "none" {
 		env := c.k6Env(id+"-warm", preset, "none")
 		env["DURATION"] = fmt.Sprintf("%gs", w)
-		if _, err := c.k6(ctx, "read", env, w, id+"-warm"); err != nil {
+		if _, err := c.k6(ctx, s.file(), env, w, id+"-warm"); err != nil {
 			return fail(err)
 		}
 	}
@@ -107,7 +112,7 @@ func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column st
 		defer e.stop()
 		env["BASE_URL"] = e.base
 	}
-	if ce.Exit, err = c.k6(ctx, s.name, env, s.seconds(c.o.quick), id); err != nil {
+	if ce.Exit, err = c.k6(ctx, s.file(), env, s.seconds(c.o.quick), id); err != nil {
 		return fail(err)
 	}
 	if e != nil {
@@ -122,10 +127,53 @@ func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column st
 		return fail(err)
 	}
 	ce.Service = diff(before, after)
+	if ce.Redis != nil {
+		if ce.Redis.After, err = usedMemory(ctx, c.rdb); err != nil {
+			return fail(err)
+		}
+	}
 	if ce.K6, err = readK6Summary(summaryPath); err != nil {
 		return fail(err)
 	}
 	return ce
+}
+
+// switchPreset makes preset the policy of every replica. When the preset warms up, it then runs
+// the warm-up on each replica (POST /api/v1/admin/cache/warmup) and waits until none runs (the
+// switch may have started one in the background), and returns how long that took from the switch
+// and the database loads it made.
+func (c *comparison) switchPreset(ctx context.Context, preset string) (*warmupRun, error) {
+	before, err := scrapeAll(ctx, c.metrics, c.replicas)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	warms := false
+	// Each replica is switched itself (not left to the pub/sub policy event), so all of them
+	// run the preset before the load starts.
+	if err := c.eachReplica(func(a *adminClient) error {
+		st, err := a.setPreset(ctx, preset)
+		warms = warms || st.Policy.Warmup
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if !warms {
+		return nil, nil
+	}
+	if err := c.eachReplica(func(a *adminClient) error { return a.warmup(ctx) }); err != nil {
+		return nil, err
+	}
+	if err := c.eachReplica(func(a *adminClient) error { return a.waitWarmup(ctx) }); err != nil {
+		return nil, err
+	}
+	w := &warmupRun{Seconds: time.Since(start).Seconds()}
+	after, err := scrapeAll(ctx, c.metrics, c.replicas)
+	if err != nil {
+		return nil, err
+	}
+	w.DBLoads = diff(before, after).DBLoads["warmup"]
+	return w, nil
 }
 
 // eachReplica runs an admin call on every replica, in order, and stops at the first error.

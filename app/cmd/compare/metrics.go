@@ -18,11 +18,19 @@ import (
 // followed are the counter families a cell's growth is computed from.
 var followed = []string{
 	"cache_db_loads_total", "cache_requests_total", "cache_lock_total", "cache_bloom_rejects_total", "app_requests_total",
+	"cache_background_loads_skipped_total", "cache_fence_rejects_total", "cache_refills_total",
 }
 
-// lagHistogram is the histogram of how long other replicas took to drop an L1 entry after a
-// write's invalidation message: the scale-out run's figure.
-const lagHistogram = "cache_l1_invalidation_lag_seconds"
+// The followed histograms.
+const (
+	// lagHistogram is how long other replicas took to drop an L1 entry after a write's
+	// invalidation message: the scale-out run's figure.
+	lagHistogram = "cache_l1_invalidation_lag_seconds"
+	// staleAgeHistogram is how long past its fresh-until a stale answer was (soft expiry).
+	staleAgeHistogram = "cache_stale_age_seconds"
+)
+
+var histograms = []string{lagHistogram, staleAgeHistogram}
 
 // series is one counter: its family, labels and value.
 type series struct {
@@ -57,15 +65,29 @@ func parseSnapshot(r io.Reader) (snapshot, error) {
 		return nil, fmt.Errorf("parse metrics: %w", err)
 	}
 	snap := snapshot{}
-	if f, ok := families[lagHistogram]; ok && f.GetType() == dto.MetricType_HISTOGRAM {
+	for _, name := range histograms {
+		f, ok := families[name]
+		if !ok || f.GetType() != dto.MetricType_HISTOGRAM {
+			continue
+		}
+		// Each label set's buckets stay a series of their own (diff adds them up by bound).
 		for _, m := range f.GetMetric() {
+			labels := func(extra ...string) map[string]string {
+				l := map[string]string{}
+				for _, p := range m.GetLabel() {
+					l[p.GetName()] = p.GetValue()
+				}
+				for i := 0; i+1 < len(extra); i += 2 {
+					l[extra[i]] = extra[i+1]
+				}
+				return l
+			}
 			h := m.GetHistogram()
 			for _, b := range h.GetBucket() {
-				s := series{name: lagHistogram + "_bucket", labels: map[string]string{"le": fmt.Sprint(b.GetUpperBound())},
-					value: float64(b.GetCumulativeCount())}
+				s := series{name: name + "_bucket", labels: labels("le", fmt.Sprint(b.GetUpperBound())), value: float64(b.GetCumulativeCount())}
 				snap[s.key()] = s
 			}
-			s := series{name: lagHistogram + "_count", labels: map[string]string{}, value: float64(h.GetSampleCount())}
+			s := series{name: name + "_count", labels: labels(), value: float64(h.GetSampleCount())}
 			snap[s.key()] = s
 		}
 	}
@@ -131,18 +153,20 @@ func scrapeAll(ctx context.Context, client *http.Client, bases []string) (snapsh
 // lookups counts one cache layer's lookups by result.
 type lookups struct {
 	Hit, NullHit, Miss, Error float64
+	// Stale are answers of a value past its fresh-until (soft expiry) while one reload runs.
+	Stale float64 `json:",omitempty"`
 }
 
 // total is every lookup of the layer.
-func (l lookups) total() float64 { return l.Hit + l.NullHit + l.Miss + l.Error }
+func (l lookups) total() float64 { return l.Hit + l.NullHit + l.Stale + l.Miss + l.Error }
 
-// hitRatio is the share of lookups answered by the layer (a cached "not found" included), or
-// nil without lookups.
+// hitRatio is the share of lookups answered by the layer (a cached "not found" and a stale
+// value included), or nil without lookups.
 func (l lookups) hitRatio() *float64 {
 	if l.total() == 0 {
 		return nil
 	}
-	r := (l.Hit + l.NullHit) / l.total()
+	r := (l.Hit + l.NullHit + l.Stale) / l.total()
 	return &r
 }
 
@@ -156,19 +180,39 @@ type growth struct {
 	// ProductReads are GETs of a product or its inventory: the reads the cache is there for.
 	ProductReads float64 `json:"product_reads"`
 	// Lag is the L1 invalidation lag observed by the replicas that did not make the write.
-	Lag lag `json:"l1_invalidation_lag"`
+	Lag histogram `json:"l1_invalidation_lag"`
+	// StaleAge is how long past fresh-until the stale answers were.
+	StaleAge histogram `json:"stale_age"`
+	// Skipped are the background loads the load_rate bound skipped, by cause.
+	Skipped map[string]float64 `json:"background_loads_skipped,omitempty"`
+	// FenceRejects are stores refused because a newer version had been written; Refills the
+	// values writers stored after their commit.
+	FenceRejects float64 `json:"fence_rejects"`
+	Refills      float64 `json:"refills"`
 }
 
-// lag is the growth of the lag histogram: cumulative counts by upper bound (seconds, as the
-// le label writes it: "0.005", "+Inf").
-type lag struct {
+// histogram is the growth of a histogram, every label set added up: cumulative counts by upper
+// bound (seconds, as the le label writes it: "0.005", "+Inf").
+type histogram struct {
 	Count   float64            `json:"count"`
 	Buckets map[string]float64 `json:"buckets,omitempty"`
 }
 
+// add counts a bucket's growth d (or, with le "", the sample count's).
+func (h *histogram) add(le string, d float64) {
+	if le == "" {
+		h.Count += d
+		return
+	}
+	if h.Buckets == nil {
+		h.Buckets = map[string]float64{}
+	}
+	h.Buckets[le] += d
+}
+
 // quantile estimates the q-quantile in seconds as Prometheus's histogram_quantile does (linear
 // within the bucket), or nil without samples. Past the last finite bound it answers that bound.
-func (l lag) quantile(q float64) *float64 {
+func (l histogram) quantile(q float64) *float64 {
 	if l.Count == 0 || len(l.Buckets) == 0 {
 		return nil
 	}
@@ -205,9 +249,12 @@ func (l lag) quantile(q float64) *float64 {
 	return &lower
 }
 
-// readCauses are the load causes a read pays for (the recording rules' DB shield ratio);
-// warmup and refresh are background loads.
-var readCauses = []string{"miss", "lock_timeout", "bypass"}
+// readCauses are the load causes a read pays for, on the request path (the recording rules' DB
+// shield ratio); backgroundCauses are the loads the cache makes off it.
+var (
+	readCauses       = []string{"miss", "lock_timeout", "bypass"}
+	backgroundCauses = []string{"refresh", "early_refresh", "revalidate", "warmup"}
+)
 
 // productRoutes are the cacheable read routes.
 var productRoutes = []string{"/api/v1/products/:id", "/api/v1/products/:id/inventory"}
@@ -222,13 +269,19 @@ func diff(before, after snapshot) growth {
 			d = a.value
 		}
 		switch a.name {
-		case lagHistogram + "_bucket":
-			if g.Lag.Buckets == nil {
-				g.Lag.Buckets = map[string]float64{}
+		case lagHistogram + "_bucket", lagHistogram + "_count":
+			g.Lag.add(a.labels["le"], d)
+		case staleAgeHistogram + "_bucket", staleAgeHistogram + "_count":
+			g.StaleAge.add(a.labels["le"], d)
+		case "cache_background_loads_skipped_total":
+			if g.Skipped == nil {
+				g.Skipped = map[string]float64{}
 			}
-			g.Lag.Buckets[a.labels["le"]] += d
-		case lagHistogram + "_count":
-			g.Lag.Count += d
+			g.Skipped[a.labels["cause"]] += d
+		case "cache_fence_rejects_total":
+			g.FenceRejects += d
+		case "cache_refills_total":
+			g.Refills += d
 		case "cache_db_loads_total":
 			g.DBLoads[a.labels["cause"]] += d
 		case "cache_lock_total":
@@ -245,6 +298,8 @@ func diff(before, after snapshot) growth {
 				l.Hit += d
 			case "null_hit":
 				l.NullHit += d
+			case "stale":
+				l.Stale += d
 			case "miss":
 				l.Miss += d
 			case "error":
@@ -269,10 +324,16 @@ func (g growth) totalLoads() float64 {
 }
 
 // readLoads are the loads reads paid for.
-func (g growth) readLoads() float64 {
+func (g growth) readLoads() float64 { return g.loadsOf(readCauses) }
+
+// loadsOf adds up the loads of the causes.
+func (g growth) loadsOf(causes []string) float64 {
 	var t float64
-	for _, c := range readCauses {
+	for _, c := range causes {
 		t += g.DBLoads[c]
 	}
 	return t
 }
+
+// staleAnswers are the stale values served, by either layer.
+func (g growth) staleAnswers() float64 { return g.L1.Stale + g.Redis.Stale }

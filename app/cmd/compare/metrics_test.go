@@ -181,7 +181,7 @@ func TestLagQuantiles(t *testing.T) {
 			t.Errorf("quantile(%v) = %v, want %v", tt.q, got, tt.want)
 		}
 	}
-	if got := (lag{}).quantile(0.99); got != nil {
+	if got := (histogram{}).quantile(0.99); got != nil {
 		t.Errorf("quantile without samples = %v, want nil", *got)
 	}
 }
@@ -205,5 +205,52 @@ func TestScrapeAllAddsReplicasUp(t *testing.T) {
 	}
 	if _, err := scrapeAll(context.Background(), http.DefaultClient, append(bases, "http://127.0.0.1:1")); err == nil {
 		t.Error("scrapeAll ignored a replica that does not answer")
+	}
+}
+
+func TestDiffStaleAndBackground(t *testing.T) {
+	before := `# TYPE cache_requests_total counter
+cache_requests_total{layer="redis",result="stale"} 5
+# TYPE cache_stale_age_seconds histogram
+cache_stale_age_seconds_bucket{layer="l1",le="0.1"} 1
+cache_stale_age_seconds_bucket{layer="l1",le="+Inf"} 1
+cache_stale_age_seconds_sum{layer="l1"} 0.05
+cache_stale_age_seconds_count{layer="l1"} 1
+`
+	after := `# TYPE cache_requests_total counter
+cache_requests_total{layer="redis",result="stale"} 25
+cache_requests_total{layer="l1",result="stale"} 4
+# TYPE cache_stale_age_seconds histogram
+cache_stale_age_seconds_bucket{layer="l1",le="0.1"} 3
+cache_stale_age_seconds_bucket{layer="l1",le="+Inf"} 5
+cache_stale_age_seconds_sum{layer="l1"} 1
+cache_stale_age_seconds_count{layer="l1"} 5
+cache_stale_age_seconds_bucket{layer="redis",le="0.1"} 10
+cache_stale_age_seconds_bucket{layer="redis",le="+Inf"} 20
+cache_stale_age_seconds_sum{layer="redis"} 2
+cache_stale_age_seconds_count{layer="redis"} 20
+# TYPE cache_background_loads_skipped_total counter
+cache_background_loads_skipped_total{cause="revalidate"} 7
+# TYPE cache_fence_rejects_total counter
+cache_fence_rejects_total 2
+# TYPE cache_refills_total counter
+cache_refills_total 9
+`
+	g := diff(mustParse(t, before), mustParse(t, after))
+	want := growth{
+		DBLoads: map[string]float64{}, Locks: map[string]float64{},
+		L1: lookups{Stale: 4}, Redis: lookups{Stale: 20},
+		// Both label sets added up by bound.
+		StaleAge: histogram{Count: 24, Buckets: map[string]float64{"0.1": 12, "+Inf": 24}},
+		Skipped:  map[string]float64{"revalidate": 7}, FenceRejects: 2, Refills: 9,
+	}
+	if d := cmp.Diff(want, g); d != "" {
+		t.Errorf("diff (-want +got):\n%s", d)
+	}
+	if got := g.staleAnswers(); got != 24 {
+		t.Errorf("staleAnswers = %v, want 24", got)
+	}
+	if r := g.Redis.hitRatio(); r == nil || *r != 1 {
+		t.Errorf("a stale answer is the layer's answer: Redis hit ratio %v, want 1", r)
 	}
 }

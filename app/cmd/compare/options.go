@@ -64,7 +64,8 @@ func parseOptions(args []string, lookup func(string) (string, bool)) (options, e
 	fs.BoolVar(&o.quick, "quick", env("QUICK", "0") == "1", "a few seconds per cell, to prove the pipeline (env QUICK=1)")
 	fs.BoolVar(&o.check, "check", false, "verify the report's cells, the naive > protected loads and the thresholds; exit 1 if not")
 	fs.IntVar(&o.repeat, "repeat", 1, "run the whole matrix this many times and print the spread between runs")
-	fs.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames(), ","), "scenarios to run, comma-separated")
+	fs.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames(false), ","),
+		"scenarios to run, comma-separated; besides the default ones: "+strings.Join(optionalScenarios(), ", "))
 	fs.StringVar(&presets, "presets", strings.Join(allPresets, ","), "presets to run, comma-separated")
 	fs.IntVar(&o.rate, "rate", 500, "requests per second of each scenario's main load")
 	fs.DurationVar(&o.dbLatency, "db-latency", 200*time.Millisecond, "the service's DB_SIMULATED_LATENCY")
@@ -105,7 +106,7 @@ func (o options) validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	for _, s := range o.scenarios {
 		if _, ok := findScenario(s); !ok {
-			bad("-scenarios: unknown scenario %q (want %s)", s, strings.Join(scenarioNames(), ", "))
+			bad("-scenarios: unknown scenario %q (want %s)", s, strings.Join(scenarioNames(true), ", "))
 		}
 	}
 	for _, p := range o.presets {

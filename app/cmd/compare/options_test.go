@@ -19,7 +19,7 @@ func TestParseOptions(t *testing.T) {
 		{
 			name: "defaults: the whole matrix once, full mode",
 			check: func(t *testing.T, o options) {
-				if d := cmp.Diff(scenarioNames(), o.scenarios); d != "" {
+				if d := cmp.Diff(scenarioNames(false), o.scenarios); d != "" {
 					t.Errorf("scenarios (-want +got):\n%s", d)
 				}
 				if d := cmp.Diff(allPresets, o.presets); d != "" {

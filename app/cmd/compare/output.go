@@ -70,8 +70,8 @@ func (c *comparison) header() header {
 			h.Service += fmt.Sprintf("; REDIS_TIMEOUT=%s", c.o.redisTimeout)
 		}
 	}
-	h.Settings = fmt.Sprintf("RATE %d/s (constant arrival rate), ZIPF_S %g, SEED %d; per cell: switch the preset, reset the namespace, "+
-		"warm-up for full only, then the scenario (read: after an unmeasured warm load)", c.o.rate, c.o.zipfS, c.o.seed)
+	h.Settings = fmt.Sprintf("RATE %d/s (constant arrival rate), ZIPF_S %g, SEED %d; per cell: empty the namespace (keys and L1), switch the preset, "+
+		"its warm-up where it has one (timed), then the scenario (read, read-write: after an unmeasured warm load)", c.o.rate, c.o.zipfS, c.o.seed)
 	if c.o.edge {
 		h.Settings += fmt.Sprintf("; edge: the %s preset behind a fresh native nginx %s (observability/nginx-edge.conf, "+
 			"the service's Cache-Control max-age, 5 s by default) that k6 reads through, empty at the start of each cell "+

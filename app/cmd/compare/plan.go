@@ -5,13 +5,19 @@ import (
 	"time"
 )
 
-// allPresets are the service's presets, from least to most protection.
-var allPresets = []string{"none", "naive", "protected", "two-level", "full"}
+// allPresets are the service's presets, from least to most protection: cache.PresetNames(),
+// written out so that compare builds while the cache package is being changed. At start compare
+// refuses to run a preset the service it measures does not list (GET /api/v1/admin/cache
+// "presets"), and TestPresetsMatchK6 keeps loadtest/lib/config.js's PRESETS equal to this list.
+var allPresets = []string{"none", "naive", "protected", "two-level", "full", "xfetch", "tail"}
 
 // scenario is one k6 script of loadtest/ and how the comparison runs it.
 type scenario struct {
-	name  string // the script is loadtest/<name>.js
-	title string // what it shows, for the report
+	name   string // the report's row of it
+	script string // the script is loadtest/<script>.js; name when empty
+	title  string // what it shows, for the report
+	// optional scenarios run only when -scenarios names them.
+	optional bool
 	// full and quick are the script's env (DURATION and its own knobs) in each mode.
 	full, quick map[string]string
 	// fullS and quickS are the seconds its main load lasts: the denominator of the rates.
@@ -29,9 +35,23 @@ var scenarios = []scenario{
 		quick: map[string]string{"DURATION": "4s"}, quickS: 4,
 	},
 	{
-		name: "breakdown", title: "one hot product at the rate, its key evicted every EVICT_EVERY (stampede)",
-		full: map[string]string{"DURATION": "20s", "EVICT_EVERY": "2s"}, fullS: 20,
-		quick: map[string]string{"DURATION": "5s", "EVICT_EVERY": "1s"}, quickS: 5,
+		name: "read-write", script: "read",
+		title: "the read workload with writers updating products at WRITE_RATE/s meanwhile (If-Match, ids from the same Zipf " +
+			"distribution: the popular products are the ones written); the figures are the readers'",
+		full: map[string]string{"DURATION": "20s", "WRITE_RATE": "20"}, fullS: 20, warmS: 10,
+		quick: map[string]string{"DURATION": "4s", "WRITE_RATE": "20"}, quickS: 4,
+	},
+	{
+		name: "breakdown", title: "one hot product at the rate, its key expiring by its TTL (HOT_TTL, no jitter) again and again " +
+			"(stampede); expiries counted as floor(DURATION / HOT_TTL)",
+		full: map[string]string{"DURATION": "20s", "EXPIRY": "ttl", "HOT_TTL": "3s"}, fullS: 20,
+		quick: map[string]string{"DURATION": "6s", "EXPIRY": "ttl", "HOT_TTL": "2s"}, quickS: 6,
+	},
+	{
+		name: "breakdown-evict", script: "breakdown", optional: true,
+		title: "one hot product at the rate, its key dropped from every layer every EVICT_EVERY (a hard expiry no preset sees coming)",
+		full:  map[string]string{"DURATION": "20s", "EXPIRY": "evict", "EVICT_EVERY": "2s"}, fullS: 20,
+		quick: map[string]string{"DURATION": "5s", "EXPIRY": "evict", "EVICT_EVERY": "1s"}, quickS: 5,
 	},
 	{
 		name: "avalanche", title: "KEYS products warmed with one short TTL, then the load through their expiry",
@@ -60,12 +80,42 @@ var scenarios = []scenario{
 	},
 }
 
-func scenarioNames() []string {
-	names := make([]string, len(scenarios))
-	for i, s := range scenarios {
-		names[i] = s.name
+// scenarioNames lists every scenario; with optional false, only those run by default.
+func scenarioNames(optional bool) []string {
+	var names []string
+	for _, s := range scenarios {
+		if optional || !s.optional {
+			names = append(names, s.name)
+		}
 	}
 	return names
+}
+
+// optionalScenarios lists the scenarios that run only when named.
+func optionalScenarios() []string {
+	var names []string
+	for _, s := range scenarios {
+		if s.optional {
+			names = append(names, s.name)
+		}
+	}
+	return names
+}
+
+// file is the script's name without its directory and .js.
+func (s scenario) file() string {
+	if s.script != "" {
+		return s.script
+	}
+	return s.name
+}
+
+// kind is what the scenario is a variant of: the script's name (read-write is a read).
+func kind(name string) string {
+	if s, ok := findScenario(name); ok {
+		return s.file()
+	}
+	return name
 }
 
 func findScenario(name string) (scenario, bool) {

@@ -50,14 +50,18 @@ type summaryRow struct {
 	f             figures
 	failed        []string // thresholds crossed, in any repeat
 	extra         *float64
+	// causes are the mean database loads of each cause over the cell.
+	causes map[string]float64
 }
 
 // aggregate averages a cell's repeats: means of the figures, the highest stale-read count,
 // thresholds held only if they held every time.
 func aggregate(cells []cell, key cellKey) summaryRow {
 	row := summaryRow{preset: key.Preset}
-	var p50, p95, p99, errRate, loads, shield, l1, redis, edgeHit, locks, extra []float64
+	var p50, p95, p99, p999, errRate, loads, shield, l1, redis, edgeHit, locks, extra []float64
+	var path, background, stale, staleAge, warmS, warmLoads, redisMiB, redisGrowth, refills []float64
 	row.f.ThresholdsOK = true
+	row.causes = map[string]float64{}
 	for _, c := range cells {
 		if c.Key != key {
 			continue
@@ -73,8 +77,15 @@ func aggregate(cells []cell, key cellKey) summaryRow {
 		p50, p95, p99 = appendPtr(p50, f.P50), appendPtr(p95, f.P95), appendPtr(p99, f.P99)
 		errRate, loads, locks = append(errRate, f.ErrorRate), append(loads, f.DBLoadsPerS), append(locks, f.LockTimeouts)
 		shield, l1, redis = appendPtr(shield, f.Shield), appendPtr(l1, f.L1Hit), appendPtr(redis, f.RedisHit)
-		edgeHit = appendPtr(edgeHit, f.EdgeHit)
+		edgeHit, p999 = appendPtr(edgeHit, f.EdgeHit), appendPtr(p999, f.P999)
 		extra = appendPtr(extra, extraFigure(c))
+		path, background = append(path, f.PathLoadsPerS), append(background, f.BackgroundLoadsPerS)
+		stale, staleAge, refills = append(stale, f.StaleAnswers), appendPtr(staleAge, f.StaleAgeP99), append(refills, f.Refills)
+		warmS, warmLoads = appendPtr(warmS, f.WarmupS), appendPtr(warmLoads, f.WarmupLoads)
+		redisMiB, redisGrowth = appendPtr(redisMiB, f.RedisMiB), appendPtr(redisGrowth, f.RedisGrowthMiB)
+		for cause, n := range c.Service.DBLoads {
+			row.causes[cause] += n
+		}
 		if f.StaleReads != nil && (row.f.StaleReads == nil || *f.StaleReads > *row.f.StaleReads) {
 			v := *f.StaleReads
 			row.f.StaleReads = &v
@@ -88,7 +99,16 @@ func aggregate(cells []cell, key cellKey) summaryRow {
 			}
 		}
 	}
-	row.f.P50, row.f.P95, row.f.P99 = mean(p50), mean(p95), mean(p99)
+	row.f.P50, row.f.P95, row.f.P99, row.f.P999 = mean(p50), mean(p95), mean(p99), mean(p999)
+	row.f.StaleAgeP99, row.f.WarmupS, row.f.WarmupLoads = mean(staleAge), mean(warmS), mean(warmLoads)
+	row.f.RedisMiB, row.f.RedisGrowthMiB = mean(redisMiB), mean(redisGrowth)
+	row.f.PathLoadsPerS, row.f.BackgroundLoadsPerS = zeroIfNil(mean(path)), zeroIfNil(mean(background))
+	row.f.StaleAnswers, row.f.Refills = zeroIfNil(mean(stale)), zeroIfNil(mean(refills))
+	if ran := row.runs - row.errored; ran > 0 {
+		for cause := range row.causes {
+			row.causes[cause] /= float64(ran)
+		}
+	}
 	row.f.Shield, row.f.L1Hit, row.f.RedisHit, row.f.EdgeHit = mean(shield), mean(l1), mean(redis), mean(edgeHit)
 	row.extra = mean(extra)
 	if m := mean(errRate); m != nil {
@@ -101,6 +121,13 @@ func aggregate(cells []cell, key cellKey) summaryRow {
 		row.f.LockTimeouts = *m
 	}
 	return row
+}
+
+func zeroIfNil(v *float64) float64 {
+	if v == nil {
+		return 0
+	}
+	return *v
 }
 
 func appendPtr(s []float64, v *float64) []float64 {
@@ -124,20 +151,22 @@ func mean(s []float64) *float64 {
 
 // extraColumns name the one figure a scenario adds to its table.
 var extraColumns = map[string]string{
-	"breakdown":   "DB loads per eviction",
-	"avalanche":   "peak DB loads/s",
-	"spike":       "p99 at peak ms",
-	"consistency": "writes",
+	"breakdown":       "DB loads per expiry",
+	"breakdown-evict": "DB loads per eviction",
+	"avalanche":       "peak DB loads/s",
+	"spike":           "p99 at peak ms",
+	"consistency":     "writes",
+	"read-write":      "writes",
 }
 
 // extraFigure is the cell's figure for its scenario's extra column.
 func extraFigure(c cell) *float64 {
 	switch c.Key.Scenario {
-	case "breakdown":
+	case "breakdown", "breakdown-evict":
 		if c.Key.Preset == "none" {
-			return nil // every read is a load: evictions change nothing
+			return nil // every read is a load: expiries change nothing
 		}
-		return c.loadsPerEviction()
+		return c.loadsPerExpiry()
 	case "avalanche":
 		if c.K6.PeakDBLoadsPerS != nil {
 			return c.K6.PeakDBLoadsPerS
@@ -145,7 +174,7 @@ func extraFigure(c cell) *float64 {
 		return c.K6.PeakMissesPerS
 	case "spike":
 		return c.K6.P99Hold
-	case "consistency":
+	case "consistency", "read-write":
 		return c.K6.Writes
 	}
 	return nil
@@ -186,7 +215,7 @@ func ptr(v float64) *float64 { return &v }
 // table renders one scenario's table.
 func table(cells []cell, scenario string, presets []string) string {
 	var b strings.Builder
-	cols := []string{"preset", "p50 ms", "p95 ms", "p99 ms", "errors", "DB loads/s", "DB shield", "L1 hit", "Redis hit", "edge hit", "lock timeouts", "stale reads"}
+	cols := []string{"preset", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "errors", "DB loads/s", "DB shield", "L1 hit", "Redis hit", "edge hit", "lock timeouts", "stale reads"}
 	extra, hasExtra := extraColumns[scenario]
 	if hasExtra {
 		cols = append(cols, extra)
@@ -203,7 +232,7 @@ func table(cells []cell, scenario string, presets []string) string {
 			continue
 		}
 		f := r.f
-		row := []string{p, ms(f.P50), ms(f.P95), ms(f.P99), pct(&f.ErrorRate), num(&f.DBLoadsPerS), pct(f.Shield),
+		row := []string{p, ms(f.P50), ms(f.P95), ms(f.P99), ms(f.P999), pct(&f.ErrorRate), num(&f.DBLoadsPerS), pct(f.Shield),
 			pct(f.L1Hit), pct(f.RedisHit), pct(f.EdgeHit), num(&f.LockTimeouts), num(f.StaleReads)}
 		if hasExtra {
 			row = append(row, num(r.extra))
@@ -247,7 +276,14 @@ func renderReport(in reportInput) string {
 		"share of product reads the edge answered from its cache (HIT, STALE, UPDATING, or REVALIDATED after a 304), from " +
 		"cache_status in its JSON access log, and its DB shield counts the reads it answered as reads without a load; lock timeouts: breakdown-lock waiters " +
 		"that gave up and loaded themselves; stale reads: reads older than a version the reader had acknowledged or seen; " +
-		"thresholds: the script's k6 thresholds for the preset (`loadtest/lib/thresholds.js`).")
+		"thresholds: the script's k6 thresholds for the preset (`loadtest/lib/thresholds.js`). " +
+		"The second table of each scenario is what the preset spends: the database loads on the request path (" + strings.Join(readCauses, ", ") +
+		") and in the background (" + strings.Join(backgroundCauses, ", ") + ") per second of load, each cause's count over the cell; " +
+		"stale answers (`cache_requests_total{result=\"stale\"}`, both layers) and the p99 of how far past fresh-until they were " +
+		"(`cache_stale_age_seconds`, estimated within its buckets); the preset's warm-up before the cell (switch, " +
+		"POST /api/v1/admin/cache/warmup on each replica, until none runs: seconds and `cache_db_loads_total{cause=\"warmup\"}`); " +
+		"Redis `used_memory` (INFO memory, the whole server) after the cell and its growth from the emptied namespace at the cell's " +
+		"start; refills: values writers stored after their commit (`cache_refills_total`).")
 	if h.Repeats > 1 {
 		b.WriteString(" Figures are means over the repeats; stale reads the highest count.")
 	}
@@ -265,6 +301,8 @@ func renderReport(in reportInput) string {
 		}
 		b.WriteString(".\n\n")
 		b.WriteString(table(in.cells, name, in.presets))
+		b.WriteString("\n")
+		b.WriteString(costTable(in.cells, name, in.presets))
 		if n := notes(in.cells, name, in.presets); len(n) > 0 {
 			b.WriteString("\n")
 			for _, line := range n {
@@ -277,6 +315,10 @@ func renderReport(in reportInput) string {
 				fmt.Fprintf(&b, "![%s](%s/%s)\n", strings.TrimSuffix(f, ".svg"), in.chartDir, f)
 			}
 		}
+	}
+	if t := targets(in.cells, in.scenarios, in.presets); t != "" {
+		b.WriteString("\n## Targets\n\n")
+		b.WriteString(t)
 	}
 	if h.Repeats > 1 {
 		b.WriteString("\n## Repeatability\n\n")

@@ -23,9 +23,10 @@ func TestAggregate(t *testing.T) {
 	got := aggregate(cells, key)
 	want := summaryRow{
 		preset: "naive", runs: 2,
-		f:      figures{P99: ptr(250), DBLoadsPerS: 20, StaleReads: ptr(2)},
+		f:      figures{P99: ptr(250), DBLoadsPerS: 20, PathLoadsPerS: 20, StaleReads: ptr(2)},
 		failed: []string{"stale_reads count==0"},
 		extra:  ptr(399),
+		causes: map[string]float64{"miss": 200},
 	}
 	if d := cmp.Diff(want, got, cmp.AllowUnexported(summaryRow{})); d != "" {
 		t.Errorf("aggregate (-want +got):\n%s", d)
@@ -34,22 +35,22 @@ func TestAggregate(t *testing.T) {
 
 func TestTable(t *testing.T) {
 	cells := matrixCells([]string{"breakdown"}, []string{"none", "naive", "protected"}, 1, 800)
-	cells[0].K6.DBLoadsPerEviction = ptr(625) // none: not shown
-	cells[1].K6.DBLoadsPerEviction = ptr(101)
+	cells[0].K6.DBLoadsPerExpiry = ptr(625) // none: not shown
+	cells[1].K6.DBLoadsPerExpiry = ptr(101)
 	cells[2] = cell{Key: cells[2].Key, Repeat: 1, Err: "k6 run: exit status 107\nstack"}
 	// Behind the edge the service saw 1,000 reads of 5,000; 40 loads: shield 1 − 40/5,000.
 	edge := cell{Key: cellKey{"breakdown", edgeColumn}, Repeat: 1, Seconds: 10,
-		K6:      k6Summary{ThresholdsOK: true, P50: ptr(0.5), P95: ptr(1), P99: ptr(3), DBLoadsPerEviction: ptr(1)},
+		K6:      k6Summary{ThresholdsOK: true, P50: ptr(0.5), P95: ptr(1), P99: ptr(3), DBLoadsPerExpiry: ptr(1)},
 		Service: growth{DBLoads: map[string]float64{"miss": 40}, ProductReads: 1000},
 		Edge:    &edgeStats{Preset: "protected", Reads: 5000, ByStatus: map[string]float64{"HIT": 3900, "STALE": 100, "MISS": 1000}}}
 	cells = append(cells, edge)
 	got := table(cells, "breakdown", []string{"none", "naive", "protected", "two-level", edgeColumn})
-	want := "| preset | p50 ms | p95 ms | p99 ms | errors | DB loads/s | DB shield | L1 hit | Redis hit | edge hit | lock timeouts | stale reads | DB loads per eviction | thresholds |\n" +
-		"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" +
-		"| none | 1.00 | 2.00 | 200 | 0.0 % | 0.1 | 100.0 % | – | – | – | 0 | – | – | ok |\n" +
-		"| naive | 1.00 | 2.00 | 200 | 0.0 % | 80 | 84.0 % | – | – | – | 0 | – | 101 | ok |\n" +
-		"| protected | | | | | | | | | | | | | did not run: k6 run: exit status 107 |\n" +
-		"| edge | 0.50 | 1.00 | 3.00 | 0.0 % | 4 | 99.2 % | – | – | 80.0 % | 0 | – | 1 | ok |\n"
+	want := "| preset | p50 ms | p95 ms | p99 ms | p99.9 ms | errors | DB loads/s | DB shield | L1 hit | Redis hit | edge hit | lock timeouts | stale reads | DB loads per expiry | thresholds |\n" +
+		"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" +
+		"| none | 1.00 | 2.00 | 200 | – | 0.0 % | 0.1 | 100.0 % | – | – | – | 0 | – | – | ok |\n" +
+		"| naive | 1.00 | 2.00 | 200 | – | 0.0 % | 80 | 84.0 % | – | – | – | 0 | – | 101 | ok |\n" +
+		"| protected | | | | | | | | | | | | | | did not run: k6 run: exit status 107 |\n" +
+		"| edge | 0.50 | 1.00 | 3.00 | – | 0.0 % | 4 | 99.2 % | – | – | 80.0 % | 0 | – | 1 | ok |\n"
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("table (-want +got):\n%s", d)
 	}
@@ -85,9 +86,9 @@ func TestRenderReport(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
-	// One row per preset in each scenario's table.
-	if n := strings.Count(md, "\n| protected |"); n != 3 {
-		t.Errorf("protected has %d rows, want 3 (one per scenario)", n)
+	// One row per preset in each scenario's two tables, and one in the targets.
+	if n := strings.Count(md, "\n| protected |"); n != 7 {
+		t.Errorf("protected has %d rows, want 7 (two per scenario, one target row)", n)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +78,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		defer stop()
 	}
 	if err != nil {
+		return err
+	}
+	if err := c.checkPresets(ctx); err != nil {
 		return err
 	}
 	c.machine = describe(ctx, c.root, o.k6, c.rdb)
@@ -223,6 +228,29 @@ func (c *comparison) startService(ctx context.Context) (stop func(), err error) 
 	return stop, nil
 }
 
+// checkPresets refuses to run a preset the service does not list (GET /api/v1/admin/cache
+// "presets": cache.PresetNames()), which would fail every cell of its column.
+func (c *comparison) checkPresets(ctx context.Context) error {
+	st, err := c.admin.state(ctx)
+	if err != nil {
+		return err
+	}
+	want := slices.Clone(c.o.presets)
+	if c.o.edge {
+		want = append(want, c.o.edgePreset)
+	}
+	var unknown []string
+	for _, p := range want {
+		if !slices.Contains(st.Presets, p) && !slices.Contains(unknown, p) {
+			unknown = append(unknown, p)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("the service has no preset %s (it has %s): pass -presets", strings.Join(unknown, ", "), strings.Join(st.Presets, ", "))
+	}
+	return nil
+}
+
 // readHotIDs writes the is_hot ids into a file for k6 (HOT_IDS_FILE).
 func (c *comparison) readHotIDs(ctx context.Context, databaseURL string) error {
 	d, err := readDataset(ctx, databaseURL, c.o.products)
@@ -244,24 +272,68 @@ func (c *comparison) deleteKeys() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	n, err := unlinkMatching(ctx, c.rdb, c.ns+":*", "")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "compare: could not delete the keys %s:* in Redis: %v\n", c.ns, err)
+		return
+	}
+	fmt.Printf("compare: deleted %d Redis keys %s:*\n", n, c.ns)
+}
+
+// clearNamespace deletes every key of the namespace but its generation counter (which must only
+// grow: a replica empties its L1 when it changes), so the next cell starts from an empty
+// namespace at once instead of while the service's own sweep of a reset runs.
+func (c *comparison) clearNamespace(ctx context.Context) error {
+	if c.rdb == nil || c.ns == "" {
+		return nil
+	}
+	if _, err := unlinkMatching(ctx, c.rdb, c.ns+":*", c.ns+":generation"); err != nil {
+		return fmt.Errorf("empty the namespace %s: %w", c.ns, err)
+	}
+	return nil
+}
+
+// unlinkMatching deletes the keys matching pattern except keep, and returns how many.
+func unlinkMatching(ctx context.Context, rdb *redis.Client, pattern, keep string) (int, error) {
 	var n int
-	iter := c.rdb.Scan(ctx, 0, c.ns+":*", 1000).Iterator()
+	var err error
+	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
 	batch := make([]string, 0, 500)
 	flush := func() {
-		if len(batch) > 0 && c.rdb.Unlink(ctx, batch...).Err() == nil {
-			n += len(batch)
+		if len(batch) > 0 && err == nil {
+			if err = rdb.Unlink(ctx, batch...).Err(); err == nil {
+				n += len(batch)
+			}
 		}
 		batch = batch[:0]
 	}
 	for iter.Next(ctx) {
+		if iter.Val() == keep {
+			continue
+		}
 		if batch = append(batch, iter.Val()); len(batch) == cap(batch) {
 			flush()
 		}
 	}
 	flush()
-	if err := iter.Err(); err != nil {
-		fmt.Fprintf(os.Stderr, "compare: could not delete the keys %s:* in Redis: %v\n", c.ns, err)
-		return
+	return n, errors.Join(err, iter.Err())
+}
+
+// usedMemory is Redis's used_memory in bytes (INFO memory).
+func usedMemory(ctx context.Context, rdb *redis.Client) (float64, error) {
+	info, err := rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis INFO memory: %w", err)
 	}
-	fmt.Printf("compare: deleted %d Redis keys %s:*\n", n, c.ns)
+	return parseUsedMemory(info)
+}
+
+// parseUsedMemory reads used_memory from the text of INFO memory.
+func parseUsedMemory(info string) (float64, error) {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, errors.New("redis INFO memory has no used_memory")
 }
