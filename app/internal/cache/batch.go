@@ -11,8 +11,9 @@ import (
 )
 
 // Products returns the products of ids that exist: from L1, then one Redis round trip for the rest
-// (see mget), then one SQL statement for what neither had. Ids the Bloom filter rejects, or cached
-// as not found, are left out like any missing id.
+// (see mget), then one SQL statement for what neither had. Each layer is read as a single read
+// reads it (fromL1Layer, fromRedisLayer). Ids the Bloom filter rejects, or cached as not found,
+// are left out like any missing id.
 func (s *Store) Products(ctx context.Context, ids []int64) ([]catalog.Product, error) {
 	p := s.policy.Load()
 	if p.Layers == LayersNone {
@@ -20,76 +21,103 @@ func (s *Store) Products(ctx context.Context, ids []int64) ([]catalog.Product, e
 		return s.src.Products(ctx, ids)
 	}
 	out := make([]catalog.Product, 0, len(ids))
-	var rest []int64
+	var rest []spec[catalog.Product]
 	for _, id := range ids {
 		s.popular.record(p, id)
 		if p.Bloom && !s.bloom.mayContain(id) {
 			s.m.bloomRejects.Inc()
 			continue
 		}
-		if p.usesL1() {
-			if e, ok := s.l1.GetIfPresent(s.productKey(id)); ok {
-				if e.null {
-					s.m.requests.WithLabelValues("l1", "null_hit").Inc()
-					continue
-				}
-				if v, ok := fromL1[catalog.Product](e.value); ok {
-					s.m.requests.WithLabelValues("l1", "hit").Inc()
-					out = append(out, v)
-					continue
-				}
+		sp := s.productSpec(p, id)
+		if v, r, ok := fromL1Layer(s, p, sp); ok {
+			if r != HitNull {
+				out = append(out, v)
 			}
-			s.m.requests.WithLabelValues("l1", "miss").Inc()
+			continue
 		}
-		rest = append(rest, id)
+		rest = append(rest, sp)
 	}
 	if len(rest) > 0 && p.usesRedis() {
-		found, missing := s.mget(ctx, p, rest)
+		var found []catalog.Product
+		found, rest = s.mget(ctx, p, rest)
 		out = append(out, found...)
-		rest = missing
 	}
 	if len(rest) == 0 {
 		return out, nil
 	}
-	s.m.dbLoads.WithLabelValues("miss").Add(float64(len(rest)))
-	loaded, err := s.src.Products(ctx, rest)
+	missing := make([]int64, len(rest))
+	for i, sp := range rest {
+		missing[i] = sp.id
+	}
+	s.m.dbLoads.WithLabelValues("miss").Add(float64(len(missing)))
+	start := time.Now()
+	loaded, err := s.src.Products(ctx, missing)
 	if err != nil {
 		return nil, err
 	}
-	have := make(map[int64]bool, len(loaded))
-	for _, pr := range loaded {
-		have[pr.ID] = true
-		s.fill(ctx, p, s.productKey(pr.ID), pr, time.Duration(p.TTL))
-	}
-	for _, id := range rest {
-		if !have[id] && p.NullTTL > 0 {
-			s.fillNull(ctx, p, s.productKey(id))
+	s.fillProducts(ctx, p, loaded, time.Since(start))
+	if p.NullTTL > 0 {
+		have := make(map[int64]bool, len(loaded))
+		for _, pr := range loaded {
+			have[pr.ID] = true
+		}
+		for _, id := range missing {
+			if !have[id] {
+				s.fillNull(ctx, p, s.productKey(id))
+			}
 		}
 	}
 	return append(out, loaded...), nil
 }
 
-// mget reads ids from Redis in one round trip: pipelined GETs, one per key, which a Redis Cluster
-// client groups by node (an MGET of keys on different hash slots fails with CROSSSLOT there).
-// It returns the products found, and the ids still to load; ids cached as not found are in neither.
-func (s *Store) mget(ctx context.Context, p *Policy, all []int64) (found []catalog.Product, missing []int64) {
-	var ids []int64
-	var keys []string
-	for _, id := range all {
-		if key := s.productKey(id); !s.pending.has(key) {
-			ids, keys = append(ids, id), append(keys, key)
-		} else {
-			missing = append(missing, id) // its value may predate a write: load it
+// fillProducts stores loaded products in the policy's layers, Redis in one pipeline; took is how
+// long their load took. It returns the bytes stored (in Redis, else the bodies L1 keeps).
+func (s *Store) fillProducts(ctx context.Context, p *Policy, products []catalog.Product, took time.Duration) (size int64) {
+	ttl := time.Duration(p.TTL)
+	if p.usesRedis() {
+		ws := make([]write, 0, len(products))
+		for _, pr := range products {
+			if w, ok := s.encodeFill(p, s.productKey(pr.ID), pr, ttl, took); ok {
+				ws = append(ws, w)
+				size += int64(len(w.raw))
+			}
+		}
+		s.storeMany(context.WithoutCancel(ctx), ws)
+	}
+	if p.usesL1() {
+		for _, pr := range products {
+			if e, err := newProductEntry(pr); err == nil {
+				s.l1.Set(s.productKey(pr.ID), entry{value: e, ttl: jitter(p.l1TTL(ttl), p.TTLJitter)})
+				if !p.usesRedis() {
+					size += int64(len(e.body))
+				}
+			}
 		}
 	}
-	if len(ids) == 0 {
+	return size
+}
+
+// mget reads specs' keys from Redis in one round trip: pipelined GETs, one per key, which a Redis
+// Cluster client groups by node (an MGET of keys on different hash slots fails with CROSSSLOT
+// there). It returns the products found and the specs still to load; ids cached as not found are
+// in neither.
+func (s *Store) mget(ctx context.Context, p *Policy, all []spec[catalog.Product]) (found []catalog.Product, missing []spec[catalog.Product]) {
+	var asked []spec[catalog.Product]
+	for _, sp := range all {
+		if !s.pending.has(sp.key) {
+			asked = append(asked, sp)
+		} else {
+			missing = append(missing, sp) // its value may predate a write: load it
+		}
+	}
+	if len(asked) == 0 {
 		return nil, missing
 	}
-	gets := make([]*redis.StringCmd, len(keys))
+	gets := make([]*redis.StringCmd, len(asked))
 	_ = s.guard(func() error {
 		cmds, _ := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			for i, k := range keys {
-				gets[i] = pipe.Get(ctx, k)
+			for i, sp := range asked {
+				gets[i] = pipe.Get(ctx, sp.key)
 			}
 			return nil
 		})
@@ -104,27 +132,23 @@ func (s *Store) mget(ctx context.Context, p *Policy, all []int64) (found []catal
 		switch {
 		case errors.Is(err, redis.Nil):
 			s.m.requests.WithLabelValues("redis", "miss").Inc()
-			missing = append(missing, ids[i])
+			missing = append(missing, asked[i])
 			continue
 		case err != nil: // on a cluster, the keys of the nodes that answered are still used
 			s.m.requests.WithLabelValues("redis", "error").Inc()
-			missing = append(missing, ids[i])
+			missing = append(missing, asked[i])
 			continue
 		}
-		var pr catalog.Product
-		switch err := s.decode(raw, &pr); {
-		case errors.Is(err, errNullValue):
-			s.m.requests.WithLabelValues("redis", "null_hit").Inc()
-		case err != nil:
-			s.m.requests.WithLabelValues("redis", "error").Inc()
-			missing = append(missing, ids[i])
-		default:
-			s.m.requests.WithLabelValues("redis", "hit").Inc()
-			if p.usesL1() {
-				s.l1.Set(keys[i], entry{value: l1Value(pr), ttl: jitter(p.l1TTL(time.Duration(p.TTL)), p.TTLJitter)})
-			}
-			found = append(found, pr)
+		v, _, ok, err := fromRedisLayer(s, p, asked[i], raw, 0)
+		switch {
+		case ok:
+			found = append(found, v)
+		case !errors.Is(err, catalog.ErrNotFound):
+			missing = append(missing, asked[i])
 		}
 	}
 	return found, missing
 }
+
+// errRedisTrouble says a Redis call was not made or failed (breaker open, timeout).
+var errRedisTrouble = errors.New("redis lookup failed")

@@ -61,9 +61,9 @@ func TestContractEveryPolicy(t *testing.T) {
 						t.Fatalf("round %d, product %d (%s) differs from the database:\n got %s\nwant %s",
 							round, id, res, jsonOf(t, got), jsonOf(t, want))
 					}
-					body, err := s.ProductBody(ctx, id)
+					body, _, err := s.LookupProduct(ctx, id)
 					if err != nil || string(body.JSON) != jsonOf(t, want) || body.Version != want.Version {
-						t.Fatalf("round %d, ProductBody(%d) = %s, %v; want the database's JSON", round, id, body.JSON, err)
+						t.Fatalf("round %d, LookupProduct(%d) = %s, %v; want the database's JSON", round, id, body.JSON, err)
 					}
 					inv, err := s.Inventory(ctx, id)
 					if err != nil || inv != want.Inventory {
@@ -200,7 +200,7 @@ func TestAvalancheJitter(t *testing.T) {
 		ctx := context.Background()
 		// Written at once, as a warm-up or a burst of misses would; the values need no database row.
 		for _, id := range ids {
-			s.fill(ctx, s.policy.Load(), s.productKey(id), catalog.Product{ID: id}, ttl)
+			s.fill(ctx, s.policy.Load(), s.productKey(id), catalog.Product{ID: id}, ttl, 0)
 		}
 		lo, hi := time.Duration(1<<62), time.Duration(0)
 		for _, id := range ids {
@@ -507,7 +507,7 @@ func TestInvalidationSurvivesARedisOutage(t *testing.T) {
 		if got.Version < updated.Version {
 			t.Fatalf("read returned version %d after version %d was acknowledged", got.Version, updated.Version)
 		}
-		body, err := s.ProductBody(ctx, 31)
+		body, _, err := s.LookupProduct(ctx, 31)
 		if err != nil || body.Version < updated.Version {
 			t.Fatalf("ProductBody returned version %d, %v", body.Version, err)
 		}

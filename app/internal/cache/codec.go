@@ -2,10 +2,13 @@ package cache
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -22,7 +25,39 @@ const (
 	tagProductJSON byte = 'v'
 	// tagNull marks a cached "not found" (null caching against penetration).
 	tagNull byte = 'n'
+	// tagStamped wraps another value behind a fixed header: the time until which it is fresh
+	// (Unix milliseconds, 8 bytes big-endian) and how long it took to load (microseconds, 4
+	// bytes), for soft expiry and XFetch. A value without it is fresh until Redis expires it.
+	tagStamped byte = 's'
 )
+
+// stampLen is the length of a tagStamped header.
+const stampLen = 1 + 8 + 4
+
+// stamp is what a tagStamped header says of its value.
+type stamp struct {
+	freshUntil time.Time
+	loadTime   time.Duration
+}
+
+// withStamp wraps an encoded value behind st.
+func withStamp(raw []byte, st stamp) []byte {
+	out := make([]byte, stampLen, stampLen+len(raw))
+	out[0] = tagStamped
+	binary.BigEndian.PutUint64(out[1:9], uint64(st.freshUntil.UnixMilli()))
+	binary.BigEndian.PutUint32(out[9:13], uint32(min(st.loadTime.Microseconds(), math.MaxUint32)))
+	return append(out, raw...)
+}
+
+// unstamp splits a value into its stamp (ok false when it has none) and the encoded value.
+func unstamp(raw []byte) (st stamp, inner []byte, ok bool) {
+	if len(raw) < stampLen || raw[0] != tagStamped {
+		return stamp{}, raw, false
+	}
+	st.freshUntil = time.UnixMilli(int64(binary.BigEndian.Uint64(raw[1:9])))
+	st.loadTime = time.Duration(binary.BigEndian.Uint32(raw[9:13])) * time.Microsecond
+	return st, raw[stampLen:], true
+}
 
 var nullValue = []byte{tagNull}
 
@@ -77,6 +112,12 @@ func decode(b []byte, dst any) (Serializer, error) {
 		return "", errors.New("empty cache value")
 	}
 	switch b[0] {
+	case tagStamped:
+		_, inner, ok := unstamp(b)
+		if !ok || len(inner) > 0 && inner[0] == tagStamped {
+			return "", errors.New("malformed stamped cache value")
+		}
+		return decode(inner, dst)
 	case tagNull:
 		return "", errNullValue
 	case tagJSON:

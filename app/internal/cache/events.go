@@ -95,6 +95,9 @@ func (s *Store) apply(ctx context.Context, ev event) {
 		s.loadGeneration(ctx)
 		s.l1.InvalidateAll()
 	case opPolicy:
+		if ev.Policy != nil && ev.Policy.WarmupScope == "" {
+			ev.Policy.WarmupScope = WarmupHot // sent by an instance that predates the switch
+		}
 		if ev.Policy != nil && ev.Policy.Validate() == nil {
 			p := *ev.Policy
 			s.setPolicy(&p)

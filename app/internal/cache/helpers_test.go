@@ -180,12 +180,11 @@ func concurrently(n int, fn func(i int)) {
 
 func mustProduct(t *testing.T, s *Store, id int64) (catalog.Product, Result) {
 	t.Helper()
-	ctx, res := Track(context.Background())
-	p, err := s.Product(ctx, id)
+	p, res, err := s.product(context.Background(), id)
 	if err != nil {
 		t.Fatalf("Product(%d): %v", id, err)
 	}
-	return p, *res
+	return p, res
 }
 
 func describe(p catalog.Product) string { return fmt.Sprintf("%d v%d %q", p.ID, p.Version, p.Name) }

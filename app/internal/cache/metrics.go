@@ -2,6 +2,7 @@ package cache
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -25,6 +26,14 @@ type Metrics struct {
 	policyChanges   prometheus.Counter
 	breakerState    prometheus.Gauge
 	rescues         prometheus.Counter
+	staleAge        prometheus.Histogram
+	skipped         *prometheus.CounterVec
+	fenceRejects    prometheus.Counter
+	refills         prometheus.Counter
+	warmLoaded      prometheus.Gauge
+	warmTarget      prometheus.Gauge
+	warmRunning     prometheus.Gauge
+	warmDuration    prometheus.Gauge
 	reg             prometheus.Registerer
 }
 
@@ -32,10 +41,10 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cache_requests_total", Help: "Cache lookups by layer (l1, redis) and result (hit, miss, null_hit, error).",
+			Name: "cache_requests_total", Help: "Cache lookups by layer (l1, redis) and result (hit, miss, null_hit, stale, error).",
 		}, []string{"layer", "result"}),
 		dbLoads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cache_db_loads_total", Help: "Keys loaded from the database by the cache, by cause (miss, refresh, warmup, lock_timeout, bypass).",
+			Name: "cache_db_loads_total", Help: "Keys loaded from the database by the cache, by cause (miss, lock_timeout, bypass on the request path; warmup, refresh, early_refresh, revalidate off it).",
 		}, []string{"cause"}),
 		locks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cache_lock_total", Help: "Breakdown lock attempts by result (acquired, waited, timeout).",
@@ -83,20 +92,49 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		rescues: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cache_redis_rescues_total", Help: "Reads served from Redis past the breaker after Redis was skipped and the database failed too.",
 		}),
+		staleAge: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cache_stale_age_seconds", Help: "How long past its TTL a stale answer was (soft expiry).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_background_loads_skipped_total", Help: "Background reloads the policy's load_rate bound skipped, by cause (refresh, early_refresh, revalidate).",
+		}, []string{"cause"}),
+		fenceRejects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_fence_rejects_total", Help: "Stores of a product refused by the version fence: a newer version had been written.",
+		}),
+		refills: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cache_refills_total", Help: "Products stored in Redis by their writer after the commit (refill).",
+		}),
+		warmLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cache_warmup_products", Help: "Products loaded by the warm-up running or last run.",
+		}),
+		warmTarget: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cache_warmup_target_products", Help: "Products the warm-up running or last run aims at.",
+		}),
+		warmRunning: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cache_warmup_running", Help: "1 while a warm-up runs.",
+		}),
+		warmDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cache_warmup_duration_seconds", Help: "How long the last finished warm-up took.",
+		}),
 	}
 	m.reg = reg
 	reg.MustRegister(m.requests, m.dbLoads, m.locks, m.lockWait, m.sfShared, m.bloomRejects, m.bloomFalsePos,
 		m.invalidations, m.invalidationLag, m.l1Evictions, m.payloadBytes, m.codecSeconds, m.policyInfo,
-		m.policyChanges, m.breakerState, m.rescues)
+		m.policyChanges, m.breakerState, m.rescues, m.staleAge, m.skipped, m.fenceRejects, m.refills,
+		m.warmLoaded, m.warmTarget, m.warmRunning, m.warmDuration)
 	// Every series exists from the start, so rates and ratios are defined before the first event.
 	for _, layer := range []string{"l1", "redis"} {
-		for _, result := range []string{"hit", "miss", "null_hit", "error"} {
+		for _, result := range []string{"hit", "miss", "null_hit", "stale", "error"} {
 			m.requests.WithLabelValues(layer, result)
 		}
 		m.invalidations.WithLabelValues(layer)
 	}
-	for _, cause := range []string{"miss", "refresh", "warmup", "lock_timeout", "bypass"} {
+	for _, cause := range []string{"miss", "refresh", "warmup", "lock_timeout", "bypass", "early_refresh", "revalidate"} {
 		m.dbLoads.WithLabelValues(cause)
+	}
+	for _, cause := range []string{"refresh", "early_refresh", "revalidate"} {
+		m.skipped.WithLabelValues(cause)
 	}
 	for _, result := range []string{"acquired", "waited", "timeout"} {
 		m.locks.WithLabelValues(result)
@@ -110,6 +148,19 @@ func (m *Metrics) setPolicy(p *Policy) {
 	m.policyInfo.WithLabelValues(p.Preset, string(p.Layers), string(p.Breakdown),
 		strconv.FormatFloat(p.TTLJitter, 'f', -1, 64), p.NullTTL.String(), strconv.FormatBool(p.Bloom),
 		strconv.FormatBool(p.Warmup), strconv.FormatBool(p.Refresh), string(p.Serializer)).Set(1)
+}
+
+// warmup shows the warm-up's progress.
+func (m *Metrics) warmup(w *warmState) {
+	m.warmLoaded.Set(float64(w.loaded.Load()))
+	m.warmTarget.Set(float64(w.target.Load()))
+	running := 0.0
+	if w.running.Load() {
+		running = 1
+	} else {
+		m.warmDuration.Set(time.Duration(w.elapsed.Load()).Seconds())
+	}
+	m.warmRunning.Set(running)
 }
 
 // watchL1 exports the size of the L1 cache.

@@ -76,13 +76,41 @@ type Policy struct {
 	// DoubleDelete deletes a written product's keys again after this delay; 0 disables it.
 	DoubleDelete Duration   `json:"double_delete"`
 	Serializer   Serializer `json:"serializer"`
+	// StaleTTL keeps a value this long past its TTL (soft expiry): a read past the TTL answers
+	// the stale value at once while one refresher across every instance reloads it; 0 disables it.
+	// It never applies to a value a write invalidated.
+	StaleTTL Duration `json:"stale_ttl"`
+	// XFetchBeta turns on probabilistic early refresh (XFetch, Vattani et al., VLDB 2015): a
+	// Redis hit reloads its key in the background when now − delta×beta×ln(rand) passes the
+	// expiry, delta being the key's measured load time; 0 disables it.
+	XFetchBeta float64 `json:"xfetch_beta"`
+	// WarmupScope says what warm-up loads: "hot" (is_hot and the most requested ids) or "all"
+	// (the whole catalogue, most requested first), bounded by WarmupBudgetMB of encoded values
+	// (0: no bound).
+	WarmupScope    WarmupScope `json:"warmup_scope"`
+	WarmupBudgetMB int         `json:"warmup_budget_mb"`
+	// LoadRate bounds the database loads the cache makes off the request path (warm-up, refresh,
+	// revalidation, early refresh), in keys per second; 0 leaves them unbounded.
+	LoadRate float64 `json:"load_rate"`
+	// Refill stores a written product's new version after the commit instead of only deleting
+	// it, and fences every store of a product: a value older than the newest written is refused.
+	Refill bool `json:"refill"`
 }
+
+// WarmupScope says which products warm-up loads.
+type WarmupScope string
+
+// The warm-up scopes.
+const (
+	WarmupHot WarmupScope = "hot" // is_hot products and the most requested ids
+	WarmupAll WarmupScope = "all" // the whole catalogue, most requested first
+)
 
 // custom is the preset name of a policy that matches no preset.
 const custom = "custom"
 
 // presetOrder lists the presets from least to most protection.
-var presetOrder = []string{"none", "naive", "protected", "two-level", "full"}
+var presetOrder = []string{"none", "naive", "protected", "two-level", "full", "xfetch", "tail"}
 
 // Presets returns the named presets.
 func Presets() map[string]Policy {
@@ -90,7 +118,7 @@ func Presets() map[string]Policy {
 		Layers: LayersNone, TTL: Duration(5 * time.Minute), LocalTTL: Duration(30 * time.Second),
 		InventoryTTL: Duration(5 * time.Second), Breakdown: BreakdownOff, LockTTL: Duration(3 * time.Second),
 		LockWait: Duration(time.Second), BloomFPR: 0.01, RefreshInterval: Duration(30 * time.Minute),
-		RefreshAhead: 0.1, Serializer: SerializerJSON,
+		RefreshAhead: 0.1, Serializer: SerializerJSON, WarmupScope: WarmupHot,
 	}
 	none := base
 	none.Preset = "none"
@@ -108,7 +136,17 @@ func Presets() map[string]Policy {
 	full := twoLevel
 	full.Preset, full.Warmup, full.Refresh = "full", true, true
 
-	return map[string]Policy{"none": none, "naive": naive, "protected": protected, "two-level": twoLevel, "full": full}
+	// xfetch replaces full's fixed refresh-ahead by probabilistic early refresh.
+	xfetch := full
+	xfetch.Preset, xfetch.RefreshAhead, xfetch.XFetchBeta = "xfetch", 0, 1
+
+	// tail keeps reloads off the request path: the whole catalogue warmed (bounded in loads/s),
+	// expired values served stale while one instance reloads them, writes refilling the cache.
+	tail := full
+	tail.Preset, tail.StaleTTL, tail.WarmupScope, tail.LoadRate, tail.Refill = "tail", Duration(time.Hour), WarmupAll, 5000, true
+
+	return map[string]Policy{"none": none, "naive": naive, "protected": protected, "two-level": twoLevel, "full": full,
+		"xfetch": xfetch, "tail": tail}
 }
 
 // PresetNames lists the presets from least to most protection.
@@ -196,6 +234,7 @@ func (p Policy) Validate() error {
 		{"null_ttl", p.NullTTL, 0, 24 * time.Hour},
 		{"refresh_interval", p.RefreshInterval, time.Second, 24 * time.Hour},
 		{"double_delete", p.DoubleDelete, 0, time.Minute},
+		{"stale_ttl", p.StaleTTL, 0, 7 * 24 * time.Hour},
 	} {
 		if time.Duration(d.v) < d.min || time.Duration(d.v) > d.max {
 			bad("%s %s is outside %s..%s", d.name, time.Duration(d.v), d.min, d.max)
@@ -210,11 +249,30 @@ func (p Policy) Validate() error {
 	if p.RefreshAhead < 0 || p.RefreshAhead >= 1 {
 		bad("refresh_ahead %v must be in [0, 1)", p.RefreshAhead)
 	}
+	if p.XFetchBeta < 0 || p.XFetchBeta > 10 {
+		bad("xfetch_beta %v must be in [0, 10]", p.XFetchBeta)
+	}
+	if !slices.Contains([]WarmupScope{WarmupHot, WarmupAll}, p.WarmupScope) {
+		bad("warmup_scope %q is not hot or all", p.WarmupScope)
+	}
+	if p.WarmupBudgetMB < 0 {
+		bad("warmup_budget_mb %d must not be negative", p.WarmupBudgetMB)
+	}
+	if p.LoadRate < 0 {
+		bad("load_rate %v must not be negative", p.LoadRate)
+	}
+	if (p.StaleTTL > 0 || p.XFetchBeta > 0 || p.Refill) && !p.usesRedis() && p.Layers != LayersNone {
+		bad("stale_ttl, xfetch_beta and refill keep their state in Redis: they need layers redis or two-level")
+	}
 	return errors.Join(errs...)
 }
 
 func (p *Policy) usesRedis() bool { return p.Layers == LayersRedis || p.Layers == LayersTwoLevel }
 func (p *Policy) usesL1() bool    { return p.Layers == LayersLocal || p.Layers == LayersTwoLevel }
+
+// stamps reports whether Redis values carry their fresh-until time and load time (soft expiry and
+// XFetch need them).
+func (p *Policy) stamps() bool { return p.StaleTTL > 0 || p.XFetchBeta > 0 }
 
 // l1TTL is how long an L1 entry lives: LocalTTL, never longer than the entry's own TTL.
 func (p *Policy) l1TTL(ttl time.Duration) time.Duration {

@@ -50,6 +50,12 @@ func (s *Store) Run(ctx context.Context) {
 			return
 		case <-s.events:
 			s.buildBloom(ctx)
+		case <-s.warmups:
+			go func() {
+				if _, err := s.Warmup(ctx); err != nil {
+					s.log.WithError(err).Warn("cache warm-up failed")
+				}
+			}()
 		case <-bloomTick.C:
 			s.buildBloom(ctx)
 		case <-genTick.C:
@@ -180,6 +186,8 @@ type Status struct {
 	Bloom      BloomStatus `json:"bloom"`
 	// PendingInvalidations counts keys whose deletion Redis has not taken yet.
 	PendingInvalidations int `json:"pending_invalidations"`
+	// Warmup is the warm-up running or last run.
+	Warmup WarmupStatus `json:"warmup"`
 }
 
 // Status reports the cache's state.
@@ -192,5 +200,6 @@ func (s *Store) Status() Status {
 		Bloom:      s.bloom.stats(),
 
 		PendingInvalidations: s.pending.size(),
+		Warmup:               s.warm.status(),
 	}
 }

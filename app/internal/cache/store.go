@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 )
@@ -82,6 +84,16 @@ type Store struct {
 	origin  string // identifies this instance in pub/sub messages
 	ready   atomic.Bool
 	events  chan struct{} // wakes Run when the Bloom filter must be rebuilt
+	// refreshing holds the keys this instance is reloading in the background.
+	refreshing sync.Map
+	// loads bounds the database loads made off the request path (the policy's load_rate).
+	loads *rate.Limiter
+	// warming makes concurrent warm-ups one; warmups wakes Run to start one in the background.
+	warming singleflight.Group
+	warmups chan struct{}
+	warm    warmState
+	// lastHotLog is when the hot keys were last logged (Run's goroutine only).
+	lastHotLog time.Time
 }
 
 // entry is one L1 value: a decoded product or inventory, or a cached "not found".
@@ -123,7 +135,7 @@ func New(src Source, rdb redis.UniversalClient, p Policy, opts Options) (*Store,
 	s := &Store{
 		src: src, rdb: rdb, opts: opts, log: opts.Log, m: opts.Metrics, tracer: opts.Tracer,
 		bloom: &bloomSet{}, popular: newPopularity(), pending: newPendingSet(), origin: randomToken(),
-		events: make(chan struct{}, 1),
+		events: make(chan struct{}, 1), warmups: make(chan struct{}, 1), loads: rate.NewLimiter(rate.Inf, 1),
 	}
 	l1, err := otter.New(&otter.Options[string, entry]{
 		MaximumSize:      opts.L1MaxEntries,
@@ -167,8 +179,16 @@ func (s *Store) SetPolicy(ctx context.Context, patch []byte) (Policy, error) {
 	if err != nil {
 		return Policy{}, err
 	}
+	prev := s.Policy()
 	s.setPolicy(&next)
 	s.publish(ctx, event{Op: opPolicy, Policy: &next})
+	if next.Warmup && next.Layers != LayersNone && (!prev.Warmup || prev.WarmupScope != next.WarmupScope || prev.Layers != next.Layers) {
+		// Warm up in the background, on this instance only: the others read what it stores.
+		select {
+		case s.warmups <- struct{}{}:
+		default:
+		}
+	}
 	return next, nil
 }
 
@@ -176,6 +196,8 @@ func (s *Store) SetPolicy(ctx context.Context, patch []byte) (Policy, error) {
 func (s *Store) setPolicy(next *Policy) {
 	prev := s.policy.Swap(next)
 	s.m.setPolicy(next)
+	s.loads.SetLimit(loadLimit(next))
+	s.loads.SetBurst(loadBurst(next))
 	if prev == nil {
 		return
 	}
@@ -184,7 +206,8 @@ func (s *Store) setPolicy(next *Policy) {
 		"preset": next.Preset, "layers": next.Layers, "breakdown": next.Breakdown, "ttl": next.TTL.String(),
 		"ttl_jitter": next.TTLJitter, "null_ttl": next.NullTTL.String(), "bloom": next.Bloom,
 		"warmup": next.Warmup, "refresh": next.Refresh, "serializer": next.Serializer, "pubsub": next.PubSub,
-		"previous_preset": prev.Preset,
+		"stale_ttl": next.StaleTTL.String(), "xfetch_beta": next.XFetchBeta, "warmup_scope": next.WarmupScope,
+		"load_rate": next.LoadRate, "refill": next.Refill, "previous_preset": prev.Preset,
 	}).Info("cache policy changed")
 	if prev.Layers != next.Layers {
 		// L1 entries may have missed invalidations while L1 was off.

@@ -20,22 +20,59 @@ func (s *Store) Create(ctx context.Context, in catalog.ProductInput) (catalog.Pr
 	return p, nil
 }
 
-// Update writes through to the database, then invalidates the product's keys (cache-aside).
+// Update writes through to the database, then invalidates the product's keys (cache-aside), or
+// with refill on stores the new version under the fence.
 func (s *Store) Update(ctx context.Context, id int64, in catalog.ProductInput, ifVersion int64) (catalog.Product, error) {
-	p, err := s.src.Update(ctx, id, in, ifVersion)
-	if mayHaveWritten(err) {
-		s.invalidate(ctx, s.policy.Load(), opInvalidate, id)
+	prod, err := s.src.Update(ctx, id, in, ifVersion)
+	p := s.policy.Load()
+	switch {
+	case err == nil && p.Refill && p.usesRedis():
+		s.refill(ctx, p, prod)
+	case mayHaveWritten(err):
+		s.invalidate(ctx, p, opInvalidate, id)
 	}
-	return p, err
+	return prod, err
 }
 
-// Delete removes the product from the database, then invalidates its keys.
+// Delete removes the product from the database, then invalidates its keys; with refill on it
+// first leaves a tombstone fence, so a load of the old row in flight cannot store it again.
 func (s *Store) Delete(ctx context.Context, id int64, ifVersion int64) error {
 	err := s.src.Delete(ctx, id, ifVersion)
 	if mayHaveWritten(err) {
-		s.invalidate(ctx, s.policy.Load(), opInvalidate, id)
+		p := s.policy.Load()
+		if p.Refill && p.usesRedis() {
+			if ferr := s.fenceDeleted(context.WithoutCancel(ctx), s.productKey(id)); ferr != nil {
+				s.log.WithError(ferr).WithField("product_id", id).Warn("cache delete fence failed")
+			}
+		}
+		s.invalidate(ctx, p, opInvalidate, id)
 	}
 	return err
+}
+
+// refill stores a written product's new version in Redis and moves its fence up to it, so
+// readers find the new value instead of missing, and no older version can be stored after it.
+// The stock key is deleted (its value carries no version), L1 copies are dropped here and, through
+// pub/sub, on every instance. If Redis does not take the store, the write falls back to invalidate.
+func (s *Store) refill(ctx context.Context, p *Policy, prod catalog.Product) {
+	ctx = context.WithoutCancel(ctx)
+	key := s.productKey(prod.ID)
+	w, ok := s.encodeFill(p, key, prod, time.Duration(p.TTL), 0)
+	if !ok {
+		s.invalidate(ctx, p, opInvalidate, prod.ID)
+		return
+	}
+	w.fenced = true
+	switch err := s.storeFenced(ctx, w, true); {
+	case err == nil:
+		s.m.refills.Inc()
+	case errors.Is(err, errFenced): // a newer version is there already
+	default:
+		s.invalidate(ctx, p, opInvalidate, prod.ID)
+		return
+	}
+	s.dropL1([]string{key})
+	s.deleteKeys(ctx, p, opInvalidate, prod.ID, []string{s.inventoryKey(prod.ID)})
 }
 
 // mayHaveWritten is false only for errors that prove the database did not change.

@@ -57,7 +57,7 @@ func serve(t *testing.T, store catalog.Store, ping func(context.Context) error, 
 	log := logrus.New()
 	log.SetOutput(logs)
 	log.SetFormatter(&logrus.JSONFormatter{})
-	deps := httpapi.Deps{Store: store, Checks: []httpapi.Check{{Name: "postgres", Probe: ping}}, Log: log}
+	deps := httpapi.Deps{Store: httpapi.Uncached(store), Checks: []httpapi.Check{{Name: "postgres", Probe: ping}}, Log: log}
 	srv := httptest.NewServer(httpapi.New(deps, httpapi.Options{
 		AdminToken: adminToken, MaxBodyBytes: 1 << 20, CacheMaxAge: 5 * time.Second, SlowRequest: time.Second,
 	}))

@@ -197,7 +197,7 @@ func newFakeAPI(adminToken string) *fakeAPI {
 	a := &fakeAPI{store: store, cache: &fakeCache{store: store}, faults: faults.New(reg, log)}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	a.router = httpapi.New(httpapi.Deps{
-		Store: store, Cache: a.cache, Gatherer: reg, Metrics: httpapi.NewMetrics(reg), Tracer: tp, Faults: a.faults, Log: log,
+		Store: httpapi.Uncached(store), Cache: a.cache, Gatherer: reg, Metrics: httpapi.NewMetrics(reg), Tracer: tp, Faults: a.faults, Log: log,
 		Checks: []httpapi.Check{{Name: "store", Probe: func(context.Context) error { return store.fail("ping") }}},
 	}, httpapi.Options{AdminToken: adminToken, MaxBodyBytes: 4 << 10, CacheMaxAge: 5 * time.Second, SlowRequest: time.Second})
 	return a

@@ -16,9 +16,41 @@ import (
 
 // productHandlers serves the /api/v1/products routes.
 type productHandlers struct {
-	store        catalog.Store
+	store        Store
 	maxBodyBytes int64
 	cacheControl string
+}
+
+// Store is what the product routes serve from: the catalogue, whose single reads also say where
+// their answer came from (X-Cache): a product's detail, already encoded as its JSON body, and its
+// stock. The cache is one; Uncached makes one of a store that caches nothing.
+type Store interface {
+	catalog.Store
+	LookupProduct(ctx context.Context, id int64) (cache.Body, cache.Result, error)
+	LookupInventory(ctx context.Context, id int64) (catalog.Inventory, cache.Result, error)
+}
+
+// Uncached serves from a store that caches nothing: every single read answers MISS.
+func Uncached(s catalog.Store) Store { return direct{s} }
+
+// direct is the Store of a catalogue that caches nothing.
+type direct struct{ catalog.Store }
+
+func (d direct) LookupProduct(ctx context.Context, id int64) (cache.Body, cache.Result, error) {
+	p, err := d.Product(ctx, id)
+	if err != nil {
+		return cache.Body{}, cache.Miss, err
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return cache.Body{}, cache.Miss, fmt.Errorf("encode product %d: %w", id, err)
+	}
+	return cache.Body{ID: p.ID, Version: p.Version, JSON: b}, cache.Miss, nil
+}
+
+func (d direct) LookupInventory(ctx context.Context, id int64) (catalog.Inventory, cache.Result, error) {
+	inv, err := d.Inventory(ctx, id)
+	return inv, cache.Miss, err
 }
 
 // batchResult answers GET /api/v1/products?ids=…
@@ -38,30 +70,14 @@ func cacheControl(maxAge time.Duration) string {
 	return "public, max-age=" + strconv.Itoa(int(maxAge.Seconds()))
 }
 
-// bodyStore is a store that can hand out a product already encoded as its JSON body (the cache's
-// L1 keeps it so); the detail route then writes those bytes instead of encoding again.
-type bodyStore interface {
-	ProductBody(ctx context.Context, id int64) (cache.Body, error)
-}
-
 // get answers GET /api/v1/products/:id.
 func (h productHandlers) get(c *gin.Context) error {
 	id, err := ParseID(c.Param("id"))
 	if err != nil {
 		return badRequest("invalid-id", "%v", err)
 	}
-	ctx, result := cache.Track(c.Request.Context())
-	var body cache.Body
-	if bs, ok := h.store.(bodyStore); ok {
-		body, err = bs.ProductBody(ctx, id)
-	} else {
-		var p catalog.Product
-		if p, err = h.store.Product(ctx, id); err == nil {
-			body.ID, body.Version = p.ID, p.Version
-			body.JSON, err = json.Marshal(p)
-		}
-	}
-	c.Header("X-Cache", string(*result))
+	body, result, err := h.store.LookupProduct(c.Request.Context(), id)
+	c.Header("X-Cache", string(result))
 	if err != nil {
 		return err
 	}
@@ -143,9 +159,8 @@ func (h productHandlers) inventory(c *gin.Context) error {
 	if err != nil {
 		return badRequest("invalid-id", "%v", err)
 	}
-	ctx, result := cache.Track(c.Request.Context())
-	inv, err := h.store.Inventory(ctx, id)
-	c.Header("X-Cache", string(*result))
+	inv, result, err := h.store.LookupInventory(c.Request.Context(), id)
+	c.Header("X-Cache", string(result))
 	if err != nil {
 		return err
 	}

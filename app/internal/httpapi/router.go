@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/product-service-lab/product-service/app/internal/catalog"
 	"github.com/product-service-lab/product-service/app/internal/faults"
 )
 
@@ -23,8 +22,9 @@ const telemetryName = "product-service"
 
 // Deps are what the router serves from.
 type Deps struct {
-	// Store serves the catalogue (the cache, in front of the database).
-	Store catalog.Store
+	// Store serves the catalogue (the cache, in front of the database; Uncached for a store
+	// without one).
+	Store Store
 	// Checks decide readiness; every one must pass for /ready to answer 200.
 	Checks []Check
 	// Cache, when set, is managed by the admin routes under /api/v1/admin/cache.

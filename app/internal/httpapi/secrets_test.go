@@ -44,7 +44,7 @@ func newObservedAPI(t *testing.T, adminToken string) *observedAPI {
 	store := &fakeStore{}
 	a := &fakeAPI{store: store, cache: &fakeCache{store: store}, faults: faults.New(reg, log)}
 	a.router = httpapi.New(httpapi.Deps{
-		Store: store, Cache: a.cache, Gatherer: reg, Metrics: httpapi.NewMetrics(reg), Tracer: tp, Faults: a.faults, Log: log,
+		Store: httpapi.Uncached(store), Cache: a.cache, Gatherer: reg, Metrics: httpapi.NewMetrics(reg), Tracer: tp, Faults: a.faults, Log: log,
 	}, httpapi.Options{AdminToken: adminToken, MaxBodyBytes: 4 << 10, CacheMaxAge: 5 * time.Second, SlowRequest: time.Second})
 	return &observedAPI{fakeAPI: a, logs: logs, spans: spans}
 }
