@@ -129,7 +129,7 @@ type Telemetry struct {
 }
 
 // CachePresets are the preset names CACHE_PRESET accepts (the cache package defines them).
-var CachePresets = []string{"none", "naive", "protected", "two-level", "full"}
+var CachePresets = []string{"none", "naive", "protected", "two-level", "full", "xfetch", "tail"}
 
 // Defaults shared by the service, the tests and the docs.
 const (
