@@ -31,6 +31,9 @@ type counting struct {
 	total atomic.Int64
 	// down makes every load fail as an unreachable database does.
 	down atomic.Bool
+	// afterRead, when set, runs after a single product's row was read and before the cache gets
+	// it: a test holds a load there to interleave a write.
+	afterRead atomic.Pointer[func(id int64)]
 }
 
 func (c *counting) count(ids ...int64) {
@@ -47,7 +50,11 @@ func (c *counting) Product(ctx context.Context, id int64) (catalog.Product, erro
 	if c.down.Load() {
 		return catalog.Product{}, fmt.Errorf("load product %d: %w", id, catalog.ErrUnavailable)
 	}
-	return c.Store.Product(ctx, id)
+	p, err := c.Store.Product(ctx, id)
+	if hook := c.afterRead.Load(); hook != nil {
+		(*hook)(id)
+	}
+	return p, err
 }
 
 func (c *counting) Products(ctx context.Context, ids []int64) ([]catalog.Product, error) {
