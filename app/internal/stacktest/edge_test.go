@@ -139,7 +139,7 @@ func TestEdgeConf(t *testing.T) {
 
 	t.Run("stampede, staleness and revalidation", func(t *testing.T) {
 		for name, want := range map[string]string{
-			"proxy_cache_lock": "on", "proxy_cache_revalidate": "on", "proxy_cache_background_update": "on",
+			"proxy_cache_lock": "off", "proxy_cache_revalidate": "on", "proxy_cache_background_update": "on",
 		} {
 			if a := args(loc.block, name); !slices.Equal(a, []string{want}) {
 				t.Errorf("%s %v, want %s", name, a, want)
