@@ -1,6 +1,9 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+)
 
 // cell is one scenario × preset run of the matrix.
 type cell struct {
@@ -121,6 +124,19 @@ func (c cell) failedThresholds() []string {
 }
 
 const mib = 1 << 20
+
+// causes are the cell's database loads by cause, without those its script's setup made on
+// purpose (read misses: avalanche's warm reads, breakdown's first read).
+func (c cell) causes() map[string]float64 {
+	out := maps.Clone(c.Service.DBLoads)
+	if out == nil {
+		out = map[string]float64{}
+	}
+	if c.K6.SetupDBLoads > 0 {
+		out["miss"] = max(0, out["miss"]-c.K6.SetupDBLoads)
+	}
+	return out
+}
 
 // hotKeyCauses are the loads of breakdown's hot key: reads' misses and lock timeouts, and the
 // reloads made off the request path (a warm-up is not about the key, and runs before the cell).

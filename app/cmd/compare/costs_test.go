@@ -201,3 +201,13 @@ func TestPresetsMatchK6(t *testing.T) {
 		t.Errorf("loadtest/lib/config.js PRESETS differ from compare's allPresets (-compare +k6):\n%s", d)
 	}
 }
+
+func TestCausesLeaveSetupOut(t *testing.T) {
+	c := cell{K6: k6Summary{SetupDBLoads: 2000}, Service: growth{DBLoads: map[string]float64{"miss": 2100, "revalidate": 30}}}
+	if d := cmp.Diff(map[string]float64{"miss": 100, "revalidate": 30}, c.causes()); d != "" {
+		t.Errorf("causes (-want +got):\n%s", d)
+	}
+	if c.Service.DBLoads["miss"] != 2100 {
+		t.Error("causes changed the cell's counters")
+	}
+}

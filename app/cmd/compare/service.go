@@ -82,6 +82,9 @@ func startService(ctx context.Context, s serviceSettings) (*server, string, erro
 		"DATABASE_URL=" + s.databaseURL, "HTTP_ADDR=" + addr, "LOG_LEVEL=warn", "APP_ENV=development",
 		"DB_SIMULATED_LATENCY=" + s.dbLatency.String(), "REDIS_ADDR=" + s.redisAddr, "CACHE_PRESET=none",
 		"CACHE_NAMESPACE=" + s.namespace, "ADMIN_TOKEN=" + s.adminToken,
+		// POST /api/v1/admin/cache/warmup answers when the warm-up is done, which for a whole
+		// catalogue outlasts the default 15 s write timeout (the answer is then cut off: EOF).
+		"HTTP_WRITE_TIMEOUT=" + (warmupPatience + time.Minute).String(),
 	}
 	if s.cacheMaxAge > 0 {
 		env = append(env, "HTTP_CACHE_MAX_AGE="+s.cacheMaxAge.String())
