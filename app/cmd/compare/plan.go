@@ -45,7 +45,7 @@ var scenarios = []scenario{
 		name: "breakdown", title: "one hot product at the rate, its key expiring by its TTL (HOT_TTL, no jitter) again and again " +
 			"(stampede); expiries counted as floor(DURATION / HOT_TTL)",
 		full: map[string]string{"DURATION": "20s", "EXPIRY": "ttl", "HOT_TTL": "3s"}, fullS: 20,
-		quick: map[string]string{"DURATION": "6s", "EXPIRY": "ttl", "HOT_TTL": "2s"}, quickS: 6,
+		quick: map[string]string{"DURATION": "7s", "EXPIRY": "ttl", "HOT_TTL": "2s"}, quickS: 7,
 	},
 	{
 		name: "breakdown-evict", script: "breakdown", optional: true,
