@@ -121,7 +121,8 @@ func (s *Store) hotIDs(ctx context.Context) ([]int64, error) {
 	}
 	for _, m := range top {
 		id, err := strconv.ParseInt(m, 10, 64)
-		if err == nil && !seen[id] && len(ids) < 2*s.opts.HotLimit {
+		// Reads of ids that do not exist are counted too: the Bloom filter, once built, drops them.
+		if err == nil && !seen[id] && len(ids) < 2*s.opts.HotLimit && s.bloom.mayContain(id) {
 			seen[id] = true
 			ids = append(ids, id)
 		}
