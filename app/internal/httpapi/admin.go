@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -25,7 +26,13 @@ type CacheAdmin interface {
 type cacheHandlers struct {
 	cache        CacheAdmin
 	maxBodyBytes int64
+	// warmupWait is how long POST …/warmup waits for the warm-up before answering 202.
+	warmupWait time.Duration
 }
+
+// warmupWait is shorter than the server's default write timeout (15 s): a whole-catalogue
+// warm-up bounded by load_rate can take longer, and the answer must not be cut.
+const warmupWait = 10 * time.Second
 
 // cacheState answers GET and PUT /api/v1/admin/cache.
 type cacheState struct {
@@ -71,13 +78,32 @@ func (h cacheHandlers) reset(c *gin.Context) error {
 	return nil
 }
 
-// warmup answers POST /api/v1/admin/cache/warmup: load the hot products now.
+// warmup answers POST /api/v1/admin/cache/warmup: run the policy's warm-up now. It answers 200
+// {"loaded": n} when the warm-up ends within warmupWait, else 202 {"running": true} while it goes
+// on (status.warmup of GET /api/v1/admin/cache shows its progress).
 func (h cacheHandlers) warmup(c *gin.Context) error {
-	n, err := h.cache.Warmup(c.Request.Context())
-	if err != nil {
-		return err
+	type result struct {
+		n   int
+		err error
 	}
-	c.JSON(http.StatusOK, gin.H{"loaded": n})
+	done := make(chan result, 1)
+	ctx := context.WithoutCancel(c.Request.Context())
+	go func() {
+		n, err := h.cache.Warmup(ctx)
+		done <- result{n, err}
+	}()
+	t := time.NewTimer(h.warmupWait)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return r.err
+		}
+		c.JSON(http.StatusOK, gin.H{"loaded": r.n})
+	case <-t.C:
+		c.Header("Location", "/api/v1/admin/cache")
+		c.JSON(http.StatusAccepted, gin.H{"running": true})
+	}
 	return nil
 }
 

@@ -106,7 +106,7 @@ func New(d Deps, opts Options) *gin.Engine {
 	admin.PUT("/products/:id", handle(h.update))
 	admin.DELETE("/products/:id", handle(h.remove))
 	if d.Cache != nil {
-		a := cacheHandlers{cache: d.Cache, maxBodyBytes: opts.MaxBodyBytes}
+		a := cacheHandlers{cache: d.Cache, maxBodyBytes: opts.MaxBodyBytes, warmupWait: warmupWait}
 		admin.GET("/admin/cache", handle(a.get))
 		admin.PUT("/admin/cache", handle(a.put))
 		admin.POST("/admin/cache/reset", handle(a.reset))
