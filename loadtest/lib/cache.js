@@ -56,12 +56,13 @@ export function record(res, at) {
 
 // getProduct reads one product (the body is discarded unless opts.body), checks the status
 // (200, or 404 when opts.missing) and records X-Cache (unless opts.record is false). opts.window
-// is passed to record; opts.tags are added to the request's.
+// is passed to record; opts.tags are added to the request's, opts.headers sent.
 export function getProduct(baseUrl, id, opts = {}) {
   const params = {
     tags: Object.assign({ name: productName }, opts.tags || {}),
     responseType: opts.body ? 'text' : 'none',
   };
+  if (opts.headers) params.headers = opts.headers;
   if (opts.missing) params.responseCallback = http.expectedStatuses(200, 404);
   const res = http.get(`${baseUrl}/api/v1/products/${id}`, params);
   const want = opts.missing ? 404 : 200;

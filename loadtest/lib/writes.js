@@ -1,6 +1,9 @@
 // Writers that update products the way a client that avoids lost updates does: read the product,
 // PUT it back unchanged with If-Match (the version goes up; a 412 means another writer won: read
-// again and retry, up to 5 times), then read the write back at once. The products keep their
+// again and retry, up to 5 times), then read the write back at once. A writer's reads carry its
+// Authorization header, as an admin client's do, so an edge cache in front (nginx-edge.conf)
+// passes them to the service instead of answering from its copy, which would hand the writer an
+// old ETag to fail If-Match with until the copy's max-age ran out. The products keep their
 // content: only version and updated_at change, so the dataset stays fixed. consistency.js and
 // read.js (WRITE_RATE) share them.
 //
@@ -34,6 +37,8 @@ export function checkWriteBudget(cfg, rate, maxWrites) {
   }
 }
 
+const auth = (cfg) => ({ Authorization: `Bearer ${cfg.adminToken}` });
+
 const params = (cfg, etag) => ({
   headers: { Authorization: `Bearer ${cfg.adminToken}`, 'Content-Type': 'application/json', 'If-Match': etag },
   tags: { name: 'PUT /api/v1/products/{id}' },
@@ -47,7 +52,7 @@ export function rewrite(cfg, id, hooks = {}) {
   const seen = hooks.seen || (() => {});
   const acked = hooks.acked || (() => {});
   for (let attempt = 0; attempt < 5; attempt++) {
-    const cur = getProduct(cfg.baseUrl, id, { body: true, record: false });
+    const cur = getProduct(cfg.baseUrl, id, { body: true, record: false, headers: auth(cfg) });
     seen(cur);
     if (cur.status !== 200) {
       writeErrors.add(1);
@@ -70,7 +75,7 @@ export function rewrite(cfg, id, hooks = {}) {
     acked(versionOf(put));
     writes.add(1);
     // Read your write.
-    seen(http.get(`${cfg.baseUrl}/api/v1/products/${id}`, { tags: { name: productName } }));
+    seen(http.get(`${cfg.baseUrl}/api/v1/products/${id}`, { tags: { name: productName }, headers: auth(cfg) }));
     return true;
   }
   writeErrors.add(1);

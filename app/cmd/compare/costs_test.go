@@ -211,3 +211,12 @@ func TestCausesLeaveSetupOut(t *testing.T) {
 		t.Error("causes changed the cell's counters")
 	}
 }
+
+func TestCheckClaimsLeaveTheEdgeToExpectCrossed(t *testing.T) {
+	var r checkResult
+	r.checkClaims([]cell{{Key: cellKey{"consistency", edgeColumn}, Repeat: 1,
+		K6: k6Summary{StaleReads: ptr(51), Thresholds: []threshold{{Metric: "stale_reads", Expr: "count==0"}}}}})
+	if len(r.lines) != 0 {
+		t.Errorf("the edge column got claim lines:\n%s", r.text())
+	}
+}
