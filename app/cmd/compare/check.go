@@ -179,6 +179,9 @@ const (
 	lockLoadsPerExpiry = 2.0
 )
 
+// l1Presets are the presets with an L1 that pub/sub invalidates on every replica.
+var l1Presets = []string{"two-level", "full", "xfetch", "tail"}
+
 // Claims of the newer presets that hold on a loaded 2-core CI machine, at any replica count:
 // their breakdown costs at most expiryLoads[preset] database loads per TTL expiry (the target is
 // 1; a run's expiries are counted as floor(DURATION / HOT_TTL), a little off the real count), and
@@ -235,7 +238,7 @@ func (r *checkResult) checkScale(cells []cell) {
 			continue
 		}
 		switch {
-		case c.Key.Scenario == "consistency" && (c.Key.Preset == "two-level" || c.Key.Preset == "full"):
+		case c.Key.Scenario == "consistency" && slices.Contains(l1Presets, c.Key.Preset):
 			var writes float64
 			if c.K6.Writes != nil {
 				writes = *c.K6.Writes
