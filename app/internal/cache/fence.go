@@ -82,31 +82,72 @@ func (s *Store) storeFenced(ctx context.Context, w write, writer bool) error {
 	return nil
 }
 
-// storeMany writes values in one pipeline (warm-up, batch reads), each as store would.
+// storeMany writes values in one pipeline (warm-up, batch reads), each as store would. Fenced
+// stores are sent as EVALSHA (the script's 40-byte hash instead of its text); a Redis that does
+// not know the script yet (NOSCRIPT: first use, or after a restart) is taught it and those stores
+// are sent once more.
 func (s *Store) storeMany(ctx context.Context, ws []write) {
 	if len(ws) == 0 {
 		return
 	}
+	cmds, err := s.pipeStores(ctx, ws, false)
+	var again []write
+	for i, c := range cmds {
+		switch {
+		case c != nil && ws[i].fenced && redis.HasErrorPrefix(c.Err(), "NOSCRIPT"):
+			again = append(again, ws[i])
+		case c == nil || c.Err() != nil:
+			s.m.requests.WithLabelValues("redis", "error").Inc()
+		case ws[i].fenced && c.(*redis.Cmd).Val() == int64(0):
+			s.m.fenceRejects.Inc()
+		default:
+			s.pending.done(ws[i].key)
+		}
+	}
+	if len(again) > 0 {
+		s.storeWithText(ctx, again)
+	}
+	if err != nil && !redis.HasErrorPrefix(err, "NOSCRIPT") {
+		s.log.WithError(err).WithField("values", len(ws)).Warn("cache store of a batch in redis failed")
+	}
+}
+
+// pipeStores sends ws in one pipeline; fenced stores by hash, or with the script's text when
+// withText.
+func (s *Store) pipeStores(ctx context.Context, ws []write, withText bool) ([]redis.Cmder, error) {
 	cmds := make([]redis.Cmder, len(ws))
 	err := s.guard(func() error {
-		_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		out, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 			for i, w := range ws {
-				if w.fenced {
+				switch {
+				case w.fenced && withText:
 					keys, args := fenceArgs(w, false)
 					cmds[i] = fenceScript.Eval(ctx, pipe, keys, args...)
-				} else {
+				case w.fenced:
+					keys, args := fenceArgs(w, false)
+					cmds[i] = fenceScript.EvalSha(ctx, pipe, keys, args...)
+				default:
 					cmds[i] = pipe.Set(ctx, w.key, w.raw, w.ttl)
 				}
 			}
 			return nil
 		})
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			return failure(out[:0]) // Redis answers; only the script was unknown
+		}
 		return err
 	})
+	return cmds, err
+}
+
+// storeWithText stores ws in one pipeline that sends the script's text (Redis then knows it).
+func (s *Store) storeWithText(ctx context.Context, ws []write) {
+	cmds, err := s.pipeStores(ctx, ws, true)
 	for i, c := range cmds {
 		switch {
 		case c == nil || c.Err() != nil:
 			s.m.requests.WithLabelValues("redis", "error").Inc()
-		case ws[i].fenced && c.(*redis.Cmd).Val() == int64(0):
+		case c.(*redis.Cmd).Val() == int64(0):
 			s.m.fenceRejects.Inc()
 		default:
 			s.pending.done(ws[i].key)

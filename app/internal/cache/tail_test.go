@@ -378,3 +378,33 @@ func TestWarmupAll(t *testing.T) {
 		t.Errorf("%d database loads after a whole-catalogue warm-up, want 0", n)
 	}
 }
+
+// A batch of fenced stores goes by the script's hash; a Redis that does not know the script (it
+// restarted, or flushed its scripts) is taught it and every value still lands.
+func TestFencedBatchStoreAfterScriptFlush(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 0)
+	s := f.store("tail", `{"warmup":false}`)
+	ids := []int64{61, 62, 63}
+	products, err := f.src.Store.Products(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 { // unknown script, then known
+		if round == 0 {
+			if err := f.rdb.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.rdb.Del(ctx, s.productKey(61), s.productKey(62), s.productKey(63))
+		s.fillProducts(ctx, s.policy.Load(), products, time.Millisecond)
+		for _, id := range ids {
+			if n := f.rdb.Exists(ctx, s.productKey(id)).Val(); n != 1 {
+				t.Errorf("round %d: product %d not stored", round, id)
+			}
+		}
+	}
+	if n := testutil.ToFloat64(s.m.requests.WithLabelValues("redis", "error")); n != 0 {
+		t.Errorf("%v Redis errors counted, want 0", n)
+	}
+}
