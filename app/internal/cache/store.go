@@ -92,8 +92,8 @@ type Store struct {
 	warming singleflight.Group
 	warmups chan struct{}
 	warm    warmState
-	// lastHotLog is when the hot keys were last logged (Run's goroutine only).
-	lastHotLog time.Time
+	// lastHotLog is when the hot keys were last logged (Unix ns).
+	lastHotLog atomic.Int64
 }
 
 // entry is one L1 value: a decoded product or inventory, or a cached "not found".

@@ -3,12 +3,15 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 )
@@ -406,5 +409,46 @@ func TestFencedBatchStoreAfterScriptFlush(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(s.m.requests.WithLabelValues("redis", "error")); n != 0 {
 		t.Errorf("%v Redis errors counted, want 0", n)
+	}
+}
+
+// The most read ids are logged one line each, most read first, from the popularity counts that
+// drive warm-up: a top list without a metric label per id.
+func TestHotKeysLogged(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 0)
+	log, hook := logtest.NewNullLogger()
+	p, err := Preset("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(f.src, f.rdb, p, Options{Namespace: f.namespace, Metrics: NewMetricsForTest(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := map[int64]int{5: 3, 6: 2, 7: 1}
+	for id, n := range reads {
+		for range n {
+			if _, err := s.Product(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s.flushPopular(ctx)
+	var got []string
+	for _, e := range hook.AllEntries() {
+		if e.Message == "cache hot key" {
+			got = append(got, fmt.Sprintf("%v:%v:%v", e.Data["rank"], e.Data["product_id"], e.Data["reads"]))
+		}
+	}
+	if want := []string{"1:5:3", "2:6:2", "3:7:1"}; !slices.Equal(got, want) {
+		t.Errorf("hot key lines (rank:product_id:reads) %v, want %v", got, want)
+	}
+	hook.Reset()
+	s.flushPopular(ctx) // within the minute: not again
+	for _, e := range hook.AllEntries() {
+		if e.Message == "cache hot key" {
+			t.Fatalf("hot keys logged again within a minute: %v", e.Data)
+		}
 	}
 }

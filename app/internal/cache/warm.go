@@ -68,8 +68,8 @@ func (s *Store) flushPopular(ctx context.Context) {
 		s.log.WithError(err).Warn("cache popularity flush failed")
 		return
 	}
-	if time.Since(s.lastHotLog) >= hotLogEvery {
-		s.lastHotLog = time.Now()
+	if last := s.lastHotLog.Load(); time.Since(time.Unix(0, last)) >= hotLogEvery &&
+		s.lastHotLog.CompareAndSwap(last, time.Now().UnixNano()) {
 		s.logHotKeys(ctx)
 	}
 }
