@@ -74,20 +74,22 @@ func (s *Store) Products(ctx context.Context, ids []int64) ([]catalog.Product, e
 // long their load took. It returns the bytes stored (in Redis, else the bodies L1 keeps).
 func (s *Store) fillProducts(ctx context.Context, p *Policy, products []catalog.Product, took time.Duration) (size int64) {
 	ttl := time.Duration(p.TTL)
+	stamps := make([]stamp, len(products))
 	if p.usesRedis() {
 		ws := make([]write, 0, len(products))
-		for _, pr := range products {
+		for i, pr := range products {
 			if w, ok := s.encodeFill(p, s.productKey(pr.ID), pr, ttl, took); ok {
 				ws = append(ws, w)
+				stamps[i] = w.stamp
 				size += int64(len(w.raw))
 			}
 		}
 		s.storeMany(context.WithoutCancel(ctx), ws)
 	}
 	if p.usesL1() {
-		for _, pr := range products {
+		for i, pr := range products {
 			if e, err := newProductEntry(pr); err == nil {
-				s.l1.Set(s.productKey(pr.ID), entry{value: e, ttl: jitter(p.l1TTL(ttl), p.TTLJitter)})
+				s.setL1(p, s.productKey(pr.ID), e, ttl, stamps[i])
 				if !p.usesRedis() {
 					size += int64(len(e.body))
 				}

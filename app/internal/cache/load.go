@@ -154,8 +154,14 @@ func refreshKey[T any](s *Store, p *Policy, sp spec[T], cause string, seen time.
 		defer s.redisUnlock(context.WithoutCancel(ctx), lockKey, token)
 		if !seen.IsZero() {
 			if raw, _, err := s.redisGet(ctx, sp.key, false); err == nil {
-				if st, _, ok := unstamp(raw); ok && st.freshUntil.After(seen) {
-					return // another instance has reloaded it
+				if st, inner, ok := unstamp(raw); ok && st.freshUntil.After(seen) {
+					// Another instance has reloaded it: take its value into L1 instead.
+					if v, err := sp.fromRedis(s, inner); err == nil && p.usesL1() {
+						if l1v, err := sp.toL1(v); err == nil {
+							s.setL1(p, sp.key, l1v, sp.ttl, st)
+						}
+					}
+					return
 				}
 			}
 		}
@@ -171,15 +177,29 @@ func refreshKey[T any](s *Store, p *Policy, sp spec[T], cause string, seen time.
 // Redis value carries its fresh-until time and load time, and lives StaleTTL longer; with refill
 // on, a product is stored under the version fence.
 func (s *Store) fill(ctx context.Context, p *Policy, key string, v any, ttl, took time.Duration) {
+	var st stamp
 	if p.usesRedis() {
 		if w, ok := s.encodeFill(p, key, v, ttl, took); ok {
+			st = w.stamp
 			s.store(context.WithoutCancel(ctx), w)
 		}
 	}
 	if p.usesL1() {
 		if l1v, err := l1Value(v); err == nil {
-			s.l1.Set(key, entry{value: l1v, ttl: jitter(p.l1TTL(ttl), p.TTLJitter)})
+			s.setL1(p, key, l1v, ttl, st)
 		}
+	}
+}
+
+// setL1 keeps a value in L1 for LocalTTL (never longer than ttl, jittered), and with a stamp
+// never past its fresh-until time: L1 holds no stale value.
+func (s *Store) setL1(p *Policy, key string, v any, ttl time.Duration, st stamp) {
+	l1ttl := jitter(p.l1TTL(ttl), p.TTLJitter)
+	if !st.freshUntil.IsZero() {
+		l1ttl = min(l1ttl, time.Until(st.freshUntil))
+	}
+	if l1ttl > 0 {
+		s.l1.Set(key, entry{value: v, ttl: l1ttl, stamp: st})
 	}
 }
 
@@ -201,6 +221,7 @@ type write struct {
 	ttl     time.Duration
 	version int64 // the product's version, for the fence
 	fenced  bool  // store under the fence (refill on, a product)
+	stamp   stamp // fresh-until and load time, when the policy stamps values
 }
 
 // encodeFill encodes v for Redis as the policy says: its serializer, a stamp when soft expiry
@@ -215,10 +236,12 @@ func (s *Store) encodeFill(p *Policy, key string, v any, ttl, took time.Duration
 	s.m.codecSeconds.WithLabelValues(string(p.Serializer), "encode").Observe(time.Since(start).Seconds())
 	s.m.payloadBytes.WithLabelValues(string(p.Serializer)).Observe(float64(len(raw)))
 	ttl = jitter(ttl, p.TTLJitter)
+	var st stamp
 	if p.stamps() {
-		raw = withStamp(raw, stamp{freshUntil: time.Now().Add(ttl), loadTime: took})
+		st = stamp{freshUntil: time.Now().Add(ttl), loadTime: took}
+		raw = withStamp(raw, st)
 		ttl += time.Duration(p.StaleTTL)
 	}
 	version, isProduct := versionOf(v)
-	return write{key: key, raw: raw, ttl: ttl, version: version, fenced: p.Refill && isProduct}, true
+	return write{key: key, raw: raw, ttl: ttl, version: version, fenced: p.Refill && isProduct, stamp: st}, true
 }

@@ -124,6 +124,10 @@ func fromL1Layer[T any](s *Store, p *Policy, sp spec[T]) (v T, r Result, ok bool
 		}
 		if v, ok := sp.fromL1(e.value); ok {
 			s.m.requests.WithLabelValues("l1", "hit").Inc()
+			if st := e.stamp; p.XFetchBeta > 0 && !st.freshUntil.IsZero() &&
+				xfetchDue(time.Until(st.freshUntil), st.loadTime, p.XFetchBeta, rand.Float64()) {
+				refreshKey(s, p, sp, "early_refresh", st.freshUntil)
+			}
 			return v, HitL1, true
 		}
 	}
@@ -162,12 +166,8 @@ func fromRedisLayer[T any](s *Store, p *Policy, sp spec[T], raw []byte, pttl tim
 	}
 	s.m.requests.WithLabelValues("redis", "hit").Inc()
 	if p.usesL1() {
-		ttl := jitter(p.l1TTL(sp.ttl), p.TTLJitter)
-		if stamped {
-			ttl = min(ttl, st.freshUntil.Sub(now))
-		}
 		if l1v, err := sp.toL1(v); err == nil {
-			s.l1.Set(sp.key, entry{value: l1v, ttl: ttl})
+			s.setL1(p, sp.key, l1v, sp.ttl, st)
 		}
 	}
 	left := pttl

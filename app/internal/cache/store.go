@@ -96,11 +96,13 @@ type Store struct {
 	lastHotLog atomic.Int64
 }
 
-// entry is one L1 value: a decoded product or inventory, or a cached "not found".
+// entry is one L1 value: a decoded product or inventory, or a cached "not found"; stamp is the
+// Redis value's (zero without stamps), so an L1 hit can refresh early too (XFetch).
 type entry struct {
 	value any
 	null  bool
 	ttl   time.Duration
+	stamp stamp
 }
 
 // New returns a Store in front of src using Redis client rdb, starting with policy p. Call Run to

@@ -452,3 +452,30 @@ func TestHotKeysLogged(t *testing.T) {
 		}
 	}
 }
+
+// An L1 hit runs XFetch's test too (L1 keeps the Redis value's stamp): with two levels, the hot
+// keys L1 answers are refreshed before they expire, not only the keys Redis answers.
+func TestXFetchOnL1Hits(t *testing.T) {
+	const id = 23
+	ctx := context.Background()
+	f := newFixture(t, 0)
+	s := f.store("xfetch", `{"warmup":false,"refresh":false}`)
+	p := s.policy.Load()
+	prod, err := f.src.Store.Product(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newProductEntry(prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.setL1(p, s.productKey(id), e, time.Hour, stamp{freshUntil: time.Now().Add(time.Minute), loadTime: time.Hour})
+	if _, r := mustProduct(t, s, id); r != HitL1 {
+		t.Fatalf("read: %s, want HIT-L1", r)
+	}
+	waitFor(t, "the early refresh", func() bool { return testutil.ToFloat64(s.m.dbLoads.WithLabelValues("early_refresh")) == 1 })
+	waitFor(t, "background refreshes to end", func() bool { return idle(s, id) })
+	if got := freshUntil(t, f, s, id); !got.After(time.Now().Add(2 * time.Minute)) {
+		t.Errorf("after the early refresh Redis holds a value fresh until %s, want a new TTL", got)
+	}
+}
