@@ -87,9 +87,10 @@ bench-telemetry: tools ## max throughput with telemetry off, logs to Loki, trace
 profile: $(K6) ## 30 s CPU profile of the service under the 500/s read load (k6 read.js) → results/cpu-<date>.pprof, top functions printed
 	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' REDIS_ADDR='$(REDIS_ADDR)' PRODUCTS='$(PRODUCTS)' GO='$(GO)' bash loadtest/profile.sh
 
-compare: tools ## every k6 scenario × cache preset (and the nginx edge in front of protected) at 500/s, DB latency 200 ms → results/compare-<date>.md (QUICK=1: a few seconds a cell, checked; REPEAT=2 prints the spread)
+compare: tools ## every k6 scenario × cache preset (and the nginx edge in front of protected) at 500/s, DB latency 200 ms → results/compare-<date>.md (QUICK=1: a few seconds a cell, checked; REPEAT=2 prints the spread; SCENARIOS=, PRESETS= narrow it, CELL_SECONDS=60 lengthens the steady loads)
 	GO='$(GO)' $(GO) run ./app/cmd/compare -k6 '$(K6)' -nginx '$(NGINX)' -pg-admin-url '$(PG_ADMIN_URL)' -redis-addr '$(REDIS_ADDR)' \
-	  -products '$(PRODUCTS)' -repeat '$(REPEAT)' $(if $(filter 1,$(QUICK)),-quick -check)
+	  -products '$(PRODUCTS)' -repeat '$(REPEAT)' $(if $(filter 1,$(QUICK)),-quick -check) \
+	  $(if $(SCENARIOS),-scenarios '$(SCENARIOS)') $(if $(PRESETS),-presets '$(PRESETS)') $(if $(CELL_SECONDS),-seconds '$(CELL_SECONDS)')
 
 SCALE_REPLICAS ?= 3
 

@@ -49,7 +49,7 @@ func (c *comparison) serviceAlive(ctx context.Context) bool {
 // scenario has one, then the measured k6 run between two scrapes. The column edgeColumn is the
 // preset -edge-preset with k6 reading through a fresh native nginx edge (edge.go).
 func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column string) cell {
-	ce := cell{Key: cellKey{s.name, column}, Repeat: repeat, Seconds: s.seconds(c.o.quick), Replicas: len(c.replicas)}
+	ce := cell{Key: cellKey{s.name, column}, Repeat: repeat, Seconds: c.o.secondsOf(s), Replicas: len(c.replicas)}
 	id := fmt.Sprintf("r%d-%s-%s", repeat, s.name, column)
 	var err error
 	fail := func(err error) cell {
@@ -100,7 +100,7 @@ func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column st
 		return fail(err)
 	}
 	env := c.k6Env("compare-"+c.started.Format("20060102T150405")+"-"+id, preset, summaryPath)
-	for k, v := range s.env(c.o.quick) {
+	for k, v := range c.o.envOf(s) {
 		env[k] = v
 	}
 	var e *edge
@@ -112,7 +112,7 @@ func (c *comparison) cell(ctx context.Context, repeat int, s scenario, column st
 		defer e.stop()
 		env["BASE_URL"] = e.base
 	}
-	if ce.Exit, err = c.k6(ctx, s.file(), env, s.seconds(c.o.quick), id); err != nil {
+	if ce.Exit, err = c.k6(ctx, s.file(), env, c.o.secondsOf(s), id); err != nil {
 		return fail(err)
 	}
 	if e != nil {

@@ -15,7 +15,10 @@ import (
 
 // options is the command line.
 type options struct {
-	quick       bool
+	quick bool
+	// seconds, when set, is how long the main load of each scenario that is only a steady load
+	// lasts (read, read-write, breakdown, penetration, consistency), in full mode.
+	seconds     int
 	check       bool
 	repeat      int
 	scenarios   []string
@@ -62,6 +65,7 @@ func parseOptions(args []string, lookup func(string) (string, bool)) (options, e
 	var scenarios, presets string
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.BoolVar(&o.quick, "quick", env("QUICK", "0") == "1", "a few seconds per cell, to prove the pipeline (env QUICK=1)")
+	fs.IntVar(&o.seconds, "seconds", 0, "full mode: seconds of the main load of read, read-write, breakdown, penetration and consistency (0: each scenario's own, 15-20 s)")
 	fs.BoolVar(&o.check, "check", false, "verify the report's cells, the naive > protected loads and the thresholds; exit 1 if not")
 	fs.IntVar(&o.repeat, "repeat", 1, "run the whole matrix this many times and print the spread between runs")
 	fs.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames(false), ","),

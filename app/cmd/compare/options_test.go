@@ -117,3 +117,32 @@ func TestWithDatabase(t *testing.T) {
 		t.Errorf("redact kept the password: %s", r)
 	}
 }
+
+// -seconds lengthens only the steady loads, and only in full mode; the rates' denominator follows.
+func TestSecondsLengthensSteadyLoads(t *testing.T) {
+	read, _ := findScenario("read")
+	avalanche, _ := findScenario("avalanche")
+	tests := []struct {
+		name     string
+		o        options
+		s        scenario
+		duration string
+		seconds  float64
+	}{
+		{"read, full, -seconds 60", options{seconds: 60}, read, "60s", 60},
+		{"read, full", options{}, read, read.full["DURATION"], read.fullS},
+		{"read, quick, -seconds 60", options{quick: true, seconds: 60}, read, read.quick["DURATION"], read.quickS},
+		{"avalanche, full, -seconds 60", options{seconds: 60}, avalanche, avalanche.full["DURATION"], avalanche.fullS},
+	}
+	for _, tt := range tests {
+		if got := tt.o.envOf(tt.s)["DURATION"]; got != tt.duration {
+			t.Errorf("%s: DURATION %s, want %s", tt.name, got, tt.duration)
+		}
+		if got := tt.o.secondsOf(tt.s); got != tt.seconds {
+			t.Errorf("%s: seconds %v, want %v", tt.name, got, tt.seconds)
+		}
+	}
+	if read.full["DURATION"] != "20s" {
+		t.Errorf("envOf changed the scenario table: read DURATION %s", read.full["DURATION"])
+	}
+}

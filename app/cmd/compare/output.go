@@ -79,7 +79,7 @@ func (c *comparison) header() header {
 	}
 	for _, name := range c.o.scenarios {
 		s, _ := findScenario(name)
-		h.Scenarios = append(h.Scenarios, scenarioLine{Name: name, Script: s.file(), Title: s.title, Knobs: knobs(s.env(c.o.quick)), WarmS: s.warm(c.o.quick)})
+		h.Scenarios = append(h.Scenarios, scenarioLine{Name: name, Script: s.file(), Title: s.title, Knobs: knobs(c.o.envOf(s)), WarmS: s.warm(c.o.quick)})
 	}
 	return h
 }

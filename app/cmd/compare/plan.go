@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -25,30 +26,32 @@ type scenario struct {
 	// warmS is an unmeasured run of read.js before the cell (full mode only): the read
 	// workload is measured warm, the others start from an empty namespace.
 	warmS float64
+	// steady says its main load is DURATION at the rate and nothing else: -seconds may lengthen it.
+	steady bool
 }
 
 // scenarios is the matrix's rows, in report order.
 var scenarios = []scenario{
 	{
-		name: "read", title: "Zipf(s) reads over the catalogue at the rate: the main workload (measured after a warm load)",
+		name: "read", steady: true, title: "Zipf(s) reads over the catalogue at the rate: the main workload (measured after a warm load)",
 		full: map[string]string{"DURATION": "20s"}, fullS: 20, warmS: 10,
 		quick: map[string]string{"DURATION": "4s"}, quickS: 4,
 	},
 	{
-		name: "read-write", script: "read",
+		name: "read-write", steady: true, script: "read",
 		title: "the read workload with writers updating products at WRITE_RATE/s meanwhile (If-Match, ids from the same Zipf " +
 			"distribution: the popular products are the ones written); the figures are the readers'",
 		full: map[string]string{"DURATION": "20s", "WRITE_RATE": "20"}, fullS: 20, warmS: 10,
 		quick: map[string]string{"DURATION": "4s", "WRITE_RATE": "20"}, quickS: 4,
 	},
 	{
-		name: "breakdown", title: "one hot product at the rate, its key expiring by its TTL (HOT_TTL, no jitter) again and again " +
+		name: "breakdown", steady: true, title: "one hot product at the rate, its key expiring by its TTL (HOT_TTL, no jitter) again and again " +
 			"(stampede); expiries counted as floor(DURATION / HOT_TTL)",
 		full: map[string]string{"DURATION": "20s", "EXPIRY": "ttl", "HOT_TTL": "3s"}, fullS: 20,
 		quick: map[string]string{"DURATION": "7s", "EXPIRY": "ttl", "HOT_TTL": "2s"}, quickS: 7,
 	},
 	{
-		name: "breakdown-evict", script: "breakdown", optional: true,
+		name: "breakdown-evict", steady: true, script: "breakdown", optional: true,
 		title: "one hot product at the rate, its key dropped from every layer every EVICT_EVERY (a hard expiry no preset sees coming)",
 		full:  map[string]string{"DURATION": "20s", "EXPIRY": "evict", "EVICT_EVERY": "2s"}, fullS: 20,
 		quick: map[string]string{"DURATION": "5s", "EXPIRY": "evict", "EVICT_EVERY": "1s"}, quickS: 5,
@@ -59,12 +62,12 @@ var scenarios = []scenario{
 		quick: map[string]string{"DURATION": "6s", "AVALANCHE_TTL": "3s", "KEYS": "2000"}, quickS: 6,
 	},
 	{
-		name: "penetration", title: "ids that do not exist (uniform over 10,000 unknown ids)",
+		name: "penetration", steady: true, title: "ids that do not exist (uniform over 10,000 unknown ids)",
 		full: map[string]string{"DURATION": "15s"}, fullS: 15,
 		quick: map[string]string{"DURATION": "4s"}, quickS: 4,
 	},
 	{
-		name: "consistency", title: "writers (20/s, If-Match) and readers of the same 50 products; reads older than an acknowledged or seen version",
+		name: "consistency", steady: true, title: "writers (20/s, If-Match) and readers of the same 50 products; reads older than an acknowledged or seen version",
 		full: map[string]string{"DURATION": "20s"}, fullS: 20,
 		quick: map[string]string{"DURATION": "5s"}, quickS: 5,
 	},
@@ -127,6 +130,24 @@ func findScenario(name string) (scenario, bool) {
 	return scenario{}, false
 }
 
+// envOf returns the scenario's knobs as o runs it (-seconds lengthens a steady load).
+func (o options) envOf(s scenario) map[string]string {
+	env := s.env(o.quick)
+	if o.seconds > 0 && !o.quick && s.steady {
+		env = maps.Clone(env)
+		env["DURATION"] = fmt.Sprintf("%ds", o.seconds)
+	}
+	return env
+}
+
+// secondsOf returns how long the scenario's main load lasts as o runs it.
+func (o options) secondsOf(s scenario) float64 {
+	if o.seconds > 0 && !o.quick && s.steady {
+		return float64(o.seconds)
+	}
+	return s.seconds(o.quick)
+}
+
 // env returns the scenario's knobs in the mode.
 func (s scenario) env(quick bool) map[string]string {
 	if quick {
@@ -163,7 +184,7 @@ func estimate(o options) time.Duration {
 	var total float64
 	for _, name := range o.scenarios {
 		s, _ := findScenario(name)
-		total += (s.seconds(o.quick) + s.warm(o.quick) + cellOverheadS) * float64(len(o.columns()))
+		total += (o.secondsOf(s) + s.warm(o.quick) + cellOverheadS) * float64(len(o.columns()))
 	}
 	return time.Duration(total*float64(o.repeat)) * time.Second
 }
