@@ -78,7 +78,7 @@ func TestEdge(t *testing.T) {
 	t.Cleanup(svc.stop)
 	admin := newAdminClient(base, token)
 	t.Cleanup(func() { _ = admin.reset(context.Background()) })
-	if err := admin.setPreset(ctx, "protected"); err != nil {
+	if _, err := admin.setPreset(ctx, "protected"); err != nil {
 		t.Fatal(err)
 	}
 	e, err := startEdge(ctx, bin, root, strings.TrimPrefix(base, "http://"))
