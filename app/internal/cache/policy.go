@@ -89,9 +89,13 @@ type Policy struct {
 	// (0: no bound).
 	WarmupScope    WarmupScope `json:"warmup_scope"`
 	WarmupBudgetMB int         `json:"warmup_budget_mb"`
-	// LoadRate bounds the database loads the cache makes off the request path (warm-up, refresh,
-	// revalidation, early refresh), in keys per second; 0 leaves them unbounded.
+	// LoadRate bounds the reloads the cache makes off the request path (revalidation of stale
+	// values, early refresh, refresh-ahead and the periodic refresh), in keys per second per
+	// instance: one over it is skipped (a stale value is served a little longer); 0: no bound.
 	LoadRate float64 `json:"load_rate"`
+	// WarmupRate bounds warm-up, in keys per second per instance (it waits); 0: no bound. Apart
+	// from LoadRate: warm-up loads hundreds of keys a statement, a reload one.
+	WarmupRate float64 `json:"warmup_rate"`
 	// Refill stores a written product's new version after the commit instead of only deleting
 	// it, and fences every store of a product: a value older than the newest written is refused.
 	Refill bool `json:"refill"`
@@ -143,7 +147,8 @@ func Presets() map[string]Policy {
 	// tail keeps reloads off the request path: the whole catalogue warmed (bounded in loads/s),
 	// expired values served stale while one instance reloads them, writes refilling the cache.
 	tail := full
-	tail.Preset, tail.StaleTTL, tail.WarmupScope, tail.LoadRate, tail.Refill = "tail", Duration(time.Hour), WarmupAll, 5000, true
+	tail.Preset, tail.StaleTTL, tail.WarmupScope, tail.Refill = "tail", Duration(time.Hour), WarmupAll, true
+	tail.LoadRate, tail.WarmupRate = 100, 5000
 
 	return map[string]Policy{"none": none, "naive": naive, "protected": protected, "two-level": twoLevel, "full": full,
 		"xfetch": xfetch, "tail": tail}
@@ -258,8 +263,8 @@ func (p Policy) Validate() error {
 	if p.WarmupBudgetMB < 0 {
 		bad("warmup_budget_mb %d must not be negative", p.WarmupBudgetMB)
 	}
-	if p.LoadRate < 0 {
-		bad("load_rate %v must not be negative", p.LoadRate)
+	if p.LoadRate < 0 || p.WarmupRate < 0 {
+		bad("load_rate %v and warmup_rate %v must not be negative", p.LoadRate, p.WarmupRate)
 	}
 	if (p.StaleTTL > 0 || p.XFetchBeta > 0 || p.Refill) && !p.usesRedis() && p.Layers != LayersNone {
 		bad("stale_ttl, xfetch_beta and refill keep their state in Redis: they need layers redis or two-level")

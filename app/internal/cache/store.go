@@ -86,8 +86,9 @@ type Store struct {
 	events  chan struct{} // wakes Run when the Bloom filter must be rebuilt
 	// refreshing holds the keys this instance is reloading in the background.
 	refreshing sync.Map
-	// loads bounds the database loads made off the request path (the policy's load_rate).
-	loads *rate.Limiter
+	// loads bounds the reloads made off the request path (the policy's load_rate), warmLoads
+	// warm-up (warmup_rate).
+	loads, warmLoads *rate.Limiter
 	// warming makes concurrent warm-ups one; warmups wakes Run to start one in the background.
 	warming singleflight.Group
 	warmups chan struct{}
@@ -137,7 +138,7 @@ func New(src Source, rdb redis.UniversalClient, p Policy, opts Options) (*Store,
 	s := &Store{
 		src: src, rdb: rdb, opts: opts, log: opts.Log, m: opts.Metrics, tracer: opts.Tracer,
 		bloom: &bloomSet{}, popular: newPopularity(), pending: newPendingSet(), origin: randomToken(),
-		events: make(chan struct{}, 1), warmups: make(chan struct{}, 1), loads: rate.NewLimiter(rate.Inf, 1),
+		events: make(chan struct{}, 1), warmups: make(chan struct{}, 1), loads: rate.NewLimiter(rate.Inf, 1), warmLoads: rate.NewLimiter(rate.Inf, 1),
 	}
 	l1, err := otter.New(&otter.Options[string, entry]{
 		MaximumSize:      opts.L1MaxEntries,
@@ -198,8 +199,10 @@ func (s *Store) SetPolicy(ctx context.Context, patch []byte) (Policy, error) {
 func (s *Store) setPolicy(next *Policy) {
 	prev := s.policy.Swap(next)
 	s.m.setPolicy(next)
-	s.loads.SetLimit(loadLimit(next))
-	s.loads.SetBurst(loadBurst(next))
+	s.loads.SetLimit(limit(next.LoadRate))
+	s.loads.SetBurst(burst(next.LoadRate))
+	s.warmLoads.SetLimit(limit(next.WarmupRate))
+	s.warmLoads.SetBurst(burst(next.WarmupRate))
 	if prev == nil {
 		return
 	}
@@ -209,7 +212,7 @@ func (s *Store) setPolicy(next *Policy) {
 		"ttl_jitter": next.TTLJitter, "null_ttl": next.NullTTL.String(), "bloom": next.Bloom,
 		"warmup": next.Warmup, "refresh": next.Refresh, "serializer": next.Serializer, "pubsub": next.PubSub,
 		"stale_ttl": next.StaleTTL.String(), "xfetch_beta": next.XFetchBeta, "warmup_scope": next.WarmupScope,
-		"load_rate": next.LoadRate, "refill": next.Refill, "previous_preset": prev.Preset,
+		"load_rate": next.LoadRate, "warmup_rate": next.WarmupRate, "refill": next.Refill, "previous_preset": prev.Preset,
 	}).Info("cache policy changed")
 	if prev.Layers != next.Layers {
 		// L1 entries may have missed invalidations while L1 was off.

@@ -356,7 +356,7 @@ func TestRefillAfterWrite(t *testing.T) {
 func TestWarmupAll(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, 0)
-	s := f.store("tail", `{"load_rate":100}`) // warms at start, 10 ids a statement at most
+	s := f.store("tail", `{"warmup_rate":100}`) // warms at start, 10 ids a statement at most
 	ids, err := f.src.Store.ProductIDs(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -477,5 +477,30 @@ func TestXFetchOnL1Hits(t *testing.T) {
 	waitFor(t, "background refreshes to end", func() bool { return idle(s, id) })
 	if got := freshUntil(t, f, s, id); !got.After(time.Now().Add(2 * time.Minute)) {
 		t.Errorf("after the early refresh Redis holds a value fresh until %s, want a new TTL", got)
+	}
+}
+
+// load_rate bounds the reloads off the request path: past its burst a revalidation is skipped and
+// counted, and the stale value is served as it is.
+func TestLoadRateSkipsRevalidations(t *testing.T) {
+	const id = 71
+	f := newFixture(t, 0)
+	s := f.store("tail", `{"layers":"redis","warmup":false,"load_rate":0.001}`) // a burst of 1, then one a quarter hour
+	if !s.loads.Allow() { // spend the burst
+		t.Fatal("the limiter allowed nothing")
+	}
+	staleValue(t, f, s, id)
+	if _, r := mustProduct(t, s, id); r != Stale {
+		t.Fatalf("read: %s, want STALE", r)
+	}
+	waitFor(t, "the skipped revalidation", func() bool {
+		return testutil.ToFloat64(s.m.skipped.WithLabelValues("revalidate")) == 1
+	})
+	waitFor(t, "background refreshes to end", func() bool { return idle(s, id) })
+	if n := f.src.of(id); n != 0 {
+		t.Errorf("%d database loads past the load_rate bound, want 0", n)
+	}
+	if _, r := mustProduct(t, s, id); r != Stale {
+		t.Errorf("read after the skip: %s, want STALE (served as it is)", r)
 	}
 }

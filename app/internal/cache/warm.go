@@ -201,7 +201,11 @@ func (s *Store) loadProducts(ctx context.Context, cause string) (int, error) {
 		}()
 	}
 	budget := int64(p.WarmupBudgetMB) << 20
-	chunk := min(warmChunk, s.loads.Burst())
+	lim := s.loads
+	if cause == "warmup" {
+		lim = s.warmLoads
+	}
+	chunk := min(warmChunk, lim.Burst())
 	var loaded, size atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(warmWorkers)
@@ -212,7 +216,7 @@ func (s *Store) loadProducts(ctx context.Context, cause string) (int, error) {
 		}
 		part := ids[i:min(i+chunk, len(ids))]
 		g.Go(func() error {
-			if err := s.loads.WaitN(gctx, len(part)); err != nil {
+			if err := lim.WaitN(gctx, len(part)); err != nil {
 				return err
 			}
 			began := time.Now()
@@ -262,20 +266,20 @@ const (
 	warmWorkers = 4
 )
 
-// loadLimit is the policy's load_rate as a limit (none when 0).
-func loadLimit(p *Policy) rate.Limit {
-	if p.LoadRate <= 0 {
+// limit is a keys/s bound as a limit (none when 0).
+func limit(keysPerS float64) rate.Limit {
+	if keysPerS <= 0 {
 		return rate.Inf
 	}
-	return rate.Limit(p.LoadRate)
+	return rate.Limit(keysPerS)
 }
 
-// loadBurst lets a tenth of a second's loads through at once (one warm-up chunk at most).
-func loadBurst(p *Policy) int {
-	if p.LoadRate <= 0 {
+// burst lets a tenth of a second's keys through at once (one warm-up chunk at most).
+func burst(keysPerS float64) int {
+	if keysPerS <= 0 {
 		return warmChunk
 	}
-	return max(1, min(warmChunk, int(p.LoadRate/10)))
+	return max(1, min(warmChunk, int(keysPerS/10)))
 }
 
 // refreshHot reloads the hot products if this instance wins the refresh lock, so one replica does it.
