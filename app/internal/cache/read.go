@@ -124,9 +124,8 @@ func fromL1Layer[T any](s *Store, p *Policy, sp spec[T]) (v T, r Result, ok bool
 		}
 		if v, ok := sp.fromL1(e.value); ok {
 			s.m.requests.WithLabelValues("l1", "hit").Inc()
-			if st := e.stamp; p.XFetchBeta > 0 && !st.freshUntil.IsZero() &&
-				xfetchDue(time.Until(st.freshUntil), st.loadTime, p.XFetchBeta, rand.Float64()) {
-				refreshKey(s, p, sp, "early_refresh", st.freshUntil)
+			if !e.stamp.freshUntil.IsZero() {
+				refreshAhead(s, p, sp, e.stamp, time.Until(e.stamp.freshUntil))
 			}
 			return v, HitL1, true
 		}
@@ -174,23 +173,27 @@ func fromRedisLayer[T any](s *Store, p *Policy, sp spec[T], raw []byte, pttl tim
 	if stamped {
 		left = st.freshUntil.Sub(now)
 	}
+	refreshAhead(s, p, sp, st, left)
+	return v, HitRedis, true, nil
+}
+
+// refreshAhead starts a background reload of a hit (L1 or Redis) left time before its expiry:
+// when XFetch's test says so for a stamped value (xfetch_beta), or when less than refresh_ahead of
+// its TTL is left. left is 0 when unknown.
+func refreshAhead[T any](s *Store, p *Policy, sp spec[T], st stamp, left time.Duration) {
 	switch {
-	case stamped && p.XFetchBeta > 0 && xfetchDue(left, st.loadTime, p.XFetchBeta, rand.Float64()):
+	case p.XFetchBeta > 0 && !st.freshUntil.IsZero() && xfetchDue(left, st.loadTime, p.XFetchBeta, rand.Float64()):
 		refreshKey(s, p, sp, "early_refresh", st.freshUntil)
 	case p.Refresh && p.RefreshAhead > 0 && left > 0 && left < time.Duration(float64(sp.ttl)*p.RefreshAhead):
 		refreshKey(s, p, sp, "refresh", st.freshUntil)
 	}
-	return v, HitRedis, true, nil
 }
 
 // xfetchDue is XFetch's test (Vattani, Chierichetti, Lowenstein, VLDB 2015): recompute now when
 // delta×beta×(−ln u) reaches the time left before expiry, u uniform in (0, 1]. The chance rises as
 // expiry nears, sooner for keys that take long to load (delta) and with a larger beta.
 func xfetchDue(left, delta time.Duration, beta, u float64) bool {
-	if left <= 0 {
-		return true
-	}
-	if u <= 0 {
+	if left <= 0 || u <= 0 {
 		return true
 	}
 	return float64(delta)*beta*-math.Log(u) >= float64(left)

@@ -453,30 +453,42 @@ func TestHotKeysLogged(t *testing.T) {
 	}
 }
 
-// An L1 hit runs XFetch's test too (L1 keeps the Redis value's stamp): with two levels, the hot
-// keys L1 answers are refreshed before they expire, not only the keys Redis answers.
-func TestXFetchOnL1Hits(t *testing.T) {
+// An L1 hit runs the refresh-ahead tests too (L1 keeps the Redis value's stamp): with two levels,
+// the hot keys L1 answers are refreshed before they expire, not only the keys Redis answers.
+func TestRefreshAheadOnL1Hits(t *testing.T) {
 	const id = 23
 	ctx := context.Background()
-	f := newFixture(t, 0)
-	s := f.store("xfetch", `{"warmup":false,"refresh":false}`)
-	p := s.policy.Load()
-	prod, err := f.src.Store.Product(ctx, id)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name, preset, policy, cause string
+		st                          stamp
+	}{
+		{"XFetch", "xfetch", `{"warmup":false,"refresh":false}`, "early_refresh",
+			stamp{freshUntil: time.Now().Add(time.Minute), loadTime: time.Hour}},
+		{"fixed refresh_ahead", "tail", `{"warmup":false}`, "refresh", // 10 % of 5 min is 30 s
+			stamp{freshUntil: time.Now().Add(10 * time.Second), loadTime: time.Millisecond}},
 	}
-	e, err := newProductEntry(prod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.setL1(p, s.productKey(id), e, time.Hour, stamp{freshUntil: time.Now().Add(time.Minute), loadTime: time.Hour})
-	if _, r := mustProduct(t, s, id); r != HitL1 {
-		t.Fatalf("read: %s, want HIT-L1", r)
-	}
-	waitFor(t, "the early refresh", func() bool { return testutil.ToFloat64(s.m.dbLoads.WithLabelValues("early_refresh")) == 1 })
-	waitFor(t, "background refreshes to end", func() bool { return idle(s, id) })
-	if got := freshUntil(t, f, s, id); !got.After(time.Now().Add(2 * time.Minute)) {
-		t.Errorf("after the early refresh Redis holds a value fresh until %s, want a new TTL", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, 0)
+			s := f.store(tt.preset, tt.policy)
+			prod, err := f.src.Store.Product(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := newProductEntry(prod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.setL1(s.policy.Load(), s.productKey(id), e, time.Hour, tt.st)
+			if _, r := mustProduct(t, s, id); r != HitL1 {
+				t.Fatalf("read: %s, want HIT-L1", r)
+			}
+			waitFor(t, "the refresh", func() bool { return testutil.ToFloat64(s.m.dbLoads.WithLabelValues(tt.cause)) == 1 })
+			waitFor(t, "background refreshes to end", func() bool { return idle(s, id) })
+			if got := freshUntil(t, f, s, id); !got.After(time.Now().Add(2 * time.Minute)) {
+				t.Errorf("after the refresh Redis holds a value fresh until %s, want a new TTL", got)
+			}
+		})
 	}
 }
 
@@ -486,7 +498,8 @@ func TestLoadRateSkipsRevalidations(t *testing.T) {
 	const id = 71
 	f := newFixture(t, 0)
 	s := f.store("tail", `{"layers":"redis","warmup":false,"load_rate":0.001}`) // a burst of 1, then one a quarter hour
-	if !s.loads.Allow() { // spend the burst
+	// Spend the burst.
+	if !s.loads.Allow() {
 		t.Fatal("the limiter allowed nothing")
 	}
 	staleValue(t, f, s, id)

@@ -170,8 +170,8 @@ func (w *warmState) status() WarmupStatus {
 }
 
 // loadProducts loads the ids to warm (refresh: the hot ids) in chunks of one SQL statement,
-// warmWorkers at a time, each chunk waiting for the policy's load_rate, and stops at the memory
-// budget; cause labels the loads.
+// warmWorkers at a time, each chunk waiting for the policy's warmup_rate (refresh: load_rate), and
+// stops at the memory budget; cause labels the loads.
 func (s *Store) loadProducts(ctx context.Context, cause string) (int, error) {
 	p := s.policy.Load()
 	if p.Layers == LayersNone {
