@@ -182,7 +182,7 @@ func fromRedisLayer[T any](s *Store, p *Policy, sp spec[T], raw []byte, pttl tim
 // its TTL is left. left is 0 when unknown.
 func refreshAhead[T any](s *Store, p *Policy, sp spec[T], st stamp, left time.Duration) {
 	switch {
-	case p.XFetchBeta > 0 && !st.freshUntil.IsZero() && xfetchDue(left, st.loadTime, p.XFetchBeta, rand.Float64()):
+	case p.XFetchBeta > 0 && !st.freshUntil.IsZero() && xfetchDue(left, st.loadTime, p.XFetchBeta, s.uniform()):
 		refreshKey(s, p, sp, "early_refresh", st.freshUntil)
 	case p.Refresh && p.RefreshAhead > 0 && left > 0 && left < time.Duration(float64(sp.ttl)*p.RefreshAhead):
 		refreshKey(s, p, sp, "refresh", st.freshUntil)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -95,6 +96,8 @@ type Store struct {
 	warm    warmState
 	// lastHotLog is when the hot keys were last logged (Unix ns).
 	lastHotLog atomic.Int64
+	// uniform draws XFetch's u in [0, 1); tests fix it so an early refresh is certain.
+	uniform func() float64
 }
 
 // entry is one L1 value: a decoded product or inventory, or a cached "not found"; stamp is the
@@ -139,6 +142,7 @@ func New(src Source, rdb redis.UniversalClient, p Policy, opts Options) (*Store,
 		src: src, rdb: rdb, opts: opts, log: opts.Log, m: opts.Metrics, tracer: opts.Tracer,
 		bloom: &bloomSet{}, popular: newPopularity(), pending: newPendingSet(), origin: randomToken(),
 		events: make(chan struct{}, 1), warmups: make(chan struct{}, 1), loads: rate.NewLimiter(rate.Inf, 1), warmLoads: rate.NewLimiter(rate.Inf, 1),
+		uniform: mathrand.Float64,
 	}
 	l1, err := otter.New(&otter.Options[string, entry]{
 		MaximumSize:      opts.L1MaxEntries,

@@ -193,6 +193,7 @@ func TestXFetchRefreshesEarly(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, 0)
 	s := f.store("xfetch", `{"layers":"redis","warmup":false,"refresh":false}`)
+	s.uniform = func() float64 { return 0.5 } // −ln u ≈ 0.69: due when 0.69 × load time reaches what is left
 	for id, st := range map[int64]stamp{
 		near: {freshUntil: time.Now().Add(time.Minute), loadTime: time.Hour},
 		far:  {freshUntil: time.Now().Add(time.Hour), loadTime: time.Microsecond},
@@ -471,6 +472,7 @@ func TestRefreshAheadOnL1Hits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, 0)
 			s := f.store(tt.preset, tt.policy)
+			s.uniform = func() float64 { return 0.5 } // XFetch certain: 0.69 h ≥ 1 min
 			prod, err := f.src.Store.Product(ctx, id)
 			if err != nil {
 				t.Fatal(err)
