@@ -127,6 +127,9 @@ func newRedis(cfg config.Config, logger *logrus.Logger, tp trace.TracerProvider,
 		PoolTimeout:   2 * cfg.Redis.Timeout,
 		PoolSize:      cfg.Redis.PoolSize,
 		MaxRetries:    -1,
+		// Context deadlines bound socket reads and writes too: the cache gives each read one
+		// Redis budget for all its calls (REDIS_TIMEOUT), and each call what is left of it.
+		ContextTimeoutEnabled: true,
 		// One dial attempt: go-redis's default (5, 100 ms apart) made a read wait over a second
 		// for a killed master before the database answered (TestSentinelFailover).
 		DialerRetries: 1,
@@ -167,6 +170,7 @@ func newCache(cfg config.Config, store *pgstore.Store, rdb redis.UniversalClient
 		L1MaxEntries: cfg.Cache.L1MaxEntries,
 		BloomRebuild: cfg.Cache.BloomRebuild,
 		HotLimit:     cfg.Cache.HotLimit,
+		RedisBudget:  cfg.Redis.Timeout,
 		Log:          log,
 		Metrics:      cache.NewMetrics(reg),
 		Tracer:       tracer,

@@ -20,6 +20,7 @@ func (s *Store) Products(ctx context.Context, ids []int64) ([]catalog.Product, e
 		s.m.dbLoads.WithLabelValues("bypass").Add(float64(len(ids)))
 		return s.src.Products(ctx, ids)
 	}
+	ctx = s.withBudget(ctx)
 	out := make([]catalog.Product, 0, len(ids))
 	var rest []spec[catalog.Product]
 	for _, id := range ids {
@@ -116,7 +117,7 @@ func (s *Store) mget(ctx context.Context, p *Policy, all []spec[catalog.Product]
 		return nil, missing
 	}
 	gets := make([]*redis.StringCmd, len(asked))
-	_ = s.guard(func() error {
+	_ = s.call(ctx, opMGet, func(ctx context.Context) error {
 		cmds, _ := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 			for i, sp := range asked {
 				gets[i] = pipe.Get(ctx, sp.key)
@@ -127,7 +128,7 @@ func (s *Store) mget(ctx context.Context, p *Policy, all []spec[catalog.Product]
 	})
 	for i, get := range gets {
 		var raw []byte
-		err := errRedisTrouble // nothing was sent: the breaker is open
+		err := errRedisTrouble // nothing was sent: the breaker is open, or the budget spent
 		if get != nil {
 			raw, err = get.Bytes()
 		}

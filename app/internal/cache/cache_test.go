@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -526,7 +528,9 @@ func TestRescueFromRedisWhenDatabaseDown(t *testing.T) {
 	s := f.store("protected")
 	want, _ := mustProduct(t, s, 3)
 	for range 10 {
-		_, _ = s.breaker.Execute(func() (struct{}, error) { return struct{}{}, errors.New("induced failure") })
+		_, _ = s.breaker.Execute(func() (struct{}, error) {
+			return struct{}{}, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED} // Redis unreachable
+		})
 	}
 	if st := s.Status().Breaker; st != "open" {
 		t.Fatalf("breaker %s after induced failures, want open", st)

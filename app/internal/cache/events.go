@@ -36,7 +36,7 @@ func (s *Store) publish(ctx context.Context, ev event) bool {
 	if err != nil {
 		return false
 	}
-	if err := s.guard(func() error { return s.rdb.Publish(ctx, s.channel(), msg).Err() }); err != nil {
+	if err := s.call(ctx, opPublish, func(ctx context.Context) error { return s.rdb.Publish(ctx, s.channel(), msg).Err() }); err != nil {
 		s.log.WithError(err).WithField("op", ev.Op).Warn("cache event publish failed")
 		return false
 	}

@@ -66,7 +66,7 @@ func (s *Store) store(ctx context.Context, w write) {
 func (s *Store) storeFenced(ctx context.Context, w write, writer bool) error {
 	keys, args := fenceArgs(w, writer)
 	var stored int64
-	err := s.guard(func() error {
+	err := s.call(ctx, opSet, func(ctx context.Context) error {
 		var err error
 		stored, err = fenceScript.Run(ctx, s.rdb, keys, args...).Int64()
 		return err
@@ -116,7 +116,7 @@ func (s *Store) storeMany(ctx context.Context, ws []write) {
 // withText.
 func (s *Store) pipeStores(ctx context.Context, ws []write, withText bool) ([]redis.Cmder, error) {
 	cmds := make([]redis.Cmder, len(ws))
-	err := s.guard(func() error {
+	err := s.call(ctx, opSet, func(ctx context.Context) error {
 		out, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 			for i, w := range ws {
 				switch {
@@ -161,7 +161,7 @@ func (s *Store) storeWithText(ctx context.Context, ws []write) {
 // fenceDeleted leaves a tombstone fence for a deleted product, so a load of the old row that is
 // still in flight cannot store it again.
 func (s *Store) fenceDeleted(ctx context.Context, key string) error {
-	return s.guard(func() error {
+	return s.call(ctx, opSet, func(ctx context.Context) error {
 		return s.rdb.Set(ctx, fenceKey(key), strconv.FormatInt(tombstone, 10), minFenceTTL).Err()
 	})
 }

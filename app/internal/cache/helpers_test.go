@@ -136,6 +136,12 @@ func (f *fixture) store(preset string, mods ...string) *Store {
 
 func (f *fixture) storeWith(rdb redis.UniversalClient, preset string, mods ...string) *Store {
 	f.t.Helper()
+	return f.storeOpts(rdb, preset, nil, mods...)
+}
+
+// storeOpts is storeWith with opts applied to the Store's options first.
+func (f *fixture) storeOpts(rdb redis.UniversalClient, preset string, opts func(*Options), mods ...string) *Store {
+	f.t.Helper()
 	p, err := Preset(preset)
 	if err != nil {
 		f.t.Fatal(err)
@@ -145,7 +151,11 @@ func (f *fixture) storeWith(rdb redis.UniversalClient, preset string, mods ...st
 			f.t.Fatal(err)
 		}
 	}
-	s, err := New(f.src, rdb, p, Options{Namespace: f.namespace, Metrics: NewMetricsForTest(), L1MaxEntries: 10_000})
+	o := Options{Namespace: f.namespace, Metrics: NewMetricsForTest(), L1MaxEntries: 10_000}
+	if opts != nil {
+		opts(&o)
+	}
+	s, err := New(f.src, rdb, p, o)
 	if err != nil {
 		f.t.Fatal(err)
 	}

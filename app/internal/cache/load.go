@@ -41,7 +41,8 @@ func loadProtected[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) 
 }
 
 // loadWithLock lets one instance of many load a key: the holder of lock:product:{id} loads it,
-// the others wait a bounded time for the value to appear in Redis, then load it themselves.
+// the others wait a bounded time (lock_wait) for the value to appear in Redis, then load it
+// themselves; a waiter whose Redis budget is spent stops waiting at once.
 func loadWithLock[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (T, error) {
 	lockKey := s.lockKey(sp.key)
 	token := randomToken()
@@ -64,6 +65,11 @@ func loadWithLock[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (
 	defer recordLockWait(ctx, start)
 	deadline := start.Add(time.Duration(p.LockWait))
 	for time.Now().Before(deadline) {
+		if spent(ctx) {
+			// Redis is too slow to look for the holder's value: load it ourselves now.
+			s.m.lockWait.Observe(time.Since(start).Seconds())
+			return loadAndFill(ctx, s, p, sp, "redis_budget")
+		}
 		if err := sleep(ctx, lockPoll); err != nil {
 			var zero T
 			return zero, err

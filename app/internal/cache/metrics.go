@@ -34,6 +34,9 @@ type Metrics struct {
 	warmTarget      prometheus.Gauge
 	warmRunning     prometheus.Gauge
 	warmDuration    prometheus.Gauge
+	redisErrors     *prometheus.CounterVec
+	budgetExhausted *prometheus.CounterVec
+	budgetSkipped   *prometheus.CounterVec
 	reg             prometheus.Registerer
 }
 
@@ -44,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "cache_requests_total", Help: "Cache lookups by layer (l1, redis) and result (hit, miss, null_hit, stale, error).",
 		}, []string{"layer", "result"}),
 		dbLoads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cache_db_loads_total", Help: "Keys loaded from the database by the cache, by cause (miss, lock_timeout, bypass on the request path; warmup, refresh, early_refresh, revalidate off it).",
+			Name: "cache_db_loads_total", Help: "Keys loaded from the database by the cache, by cause (miss, lock_timeout, redis_budget, bypass on the request path; warmup, refresh, early_refresh, revalidate off it).",
 		}, []string{"cause"}),
 		locks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cache_lock_total", Help: "Breakdown lock attempts by result (acquired, waited, timeout).",
@@ -117,12 +120,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		warmDuration: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cache_warmup_duration_seconds", Help: "How long the last finished warm-up took.",
 		}),
+		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_redis_errors_total", Help: "Failed Redis calls by op (get, mget, lock, unlock, set, del, publish, background) and kind (timeout, connection, oom, readonly, loading, injected, other); only timeout, connection and injected count against the circuit breaker.",
+		}, []string{"op", "kind"}),
+		budgetExhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_redis_budget_exhausted_total", Help: "Reads whose Redis budget (REDIS_TIMEOUT for all their Redis calls together) ran out, by the op that spent the last of it; they went on to the database.",
+		}, []string{"op"}),
+		budgetSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cache_redis_budget_skipped_total", Help: "Redis calls a read did not make because its Redis budget was spent, by op.",
+		}, []string{"op"}),
 	}
 	m.reg = reg
 	reg.MustRegister(m.requests, m.dbLoads, m.locks, m.lockWait, m.sfShared, m.bloomRejects, m.bloomFalsePos,
 		m.invalidations, m.invalidationLag, m.l1Evictions, m.payloadBytes, m.codecSeconds, m.policyInfo,
 		m.policyChanges, m.breakerState, m.rescues, m.staleAge, m.skipped, m.fenceRejects, m.refills,
-		m.warmLoaded, m.warmTarget, m.warmRunning, m.warmDuration)
+		m.warmLoaded, m.warmTarget, m.warmRunning, m.warmDuration, m.redisErrors, m.budgetExhausted, m.budgetSkipped)
 	// Every series exists from the start, so rates and ratios are defined before the first event.
 	for _, layer := range []string{"l1", "redis"} {
 		for _, result := range []string{"hit", "miss", "null_hit", "stale", "error"} {
@@ -130,7 +142,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 		m.invalidations.WithLabelValues(layer)
 	}
-	for _, cause := range []string{"miss", "refresh", "warmup", "lock_timeout", "bypass", "early_refresh", "revalidate"} {
+	for _, op := range redisOps {
+		for _, kind := range errorKinds {
+			m.redisErrors.WithLabelValues(op, kind)
+		}
+		m.budgetExhausted.WithLabelValues(op)
+		m.budgetSkipped.WithLabelValues(op)
+	}
+	for _, cause := range []string{"miss", "refresh", "warmup", "lock_timeout", "redis_budget", "bypass", "early_refresh", "revalidate"} {
 		m.dbLoads.WithLabelValues(cause)
 	}
 	for _, cause := range []string{"refresh", "early_refresh", "revalidate"} {

@@ -85,6 +85,7 @@ func lookup[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (T, Res
 		return v, r, nil
 	}
 	troubled := false
+	ctx = s.withBudget(ctx)
 	if p.usesRedis() {
 		raw, pttl, err := s.redisGet(ctx, sp.key, p.Refresh && p.RefreshAhead > 0 && !p.stamps())
 		switch {
@@ -199,14 +200,19 @@ func xfetchDue(left, delta time.Duration, beta, u float64) bool {
 	return float64(delta)*beta*-math.Log(u) >= float64(left)
 }
 
-// rescue reads sp.key from Redis once, past the breaker, for a read whose database load failed.
-// A key with a pending invalidation is never served.
+// rescue reads sp.key from Redis once, past the breaker but within the read's Redis budget, for a
+// read whose database load failed. A key with a pending invalidation is never served.
 func rescue[T any](ctx context.Context, s *Store, sp spec[T]) (T, bool) {
 	var v T
 	if s.pending.has(sp.key) {
 		return v, false
 	}
-	raw, err := s.rdb.Get(ctx, sp.key).Bytes()
+	var raw []byte
+	err := s.within(ctx, opGet, func(ctx context.Context) error {
+		var err error
+		raw, err = s.rdb.Get(ctx, sp.key).Bytes()
+		return s.observe(ctx, opGet, err)
+	})
 	if err != nil {
 		return v, false
 	}

@@ -11,13 +11,6 @@ import (
 // errRedisMiss means the key is not in Redis.
 var errRedisMiss = errors.New("redis: key not found")
 
-// guard runs one Redis operation through the circuit breaker: while Redis is failing the breaker
-// is open and the call fails at once, so a dead Redis costs reads nothing but the fallback.
-func (s *Store) guard(op func() error) error {
-	_, err := s.breaker.Execute(func() (struct{}, error) { return struct{}{}, op() })
-	return err
-}
-
 // failure returns the first error of cmds other than a missing key: what a pipeline's outcome is
 // for the circuit breaker (Pipelined itself returns the first error, a miss included).
 func failure(cmds []redis.Cmder) error {
@@ -37,7 +30,7 @@ func (s *Store) redisGet(ctx context.Context, key string, withTTL bool) ([]byte,
 	}
 	var raw []byte
 	var pttl time.Duration
-	err := s.guard(func() error {
+	err := s.call(ctx, opGet, func(ctx context.Context) error {
 		if !withTTL {
 			var err error
 			raw, err = s.rdb.Get(ctx, key).Bytes()
@@ -65,7 +58,7 @@ func (s *Store) redisGet(ctx context.Context, key string, withTTL bool) ([]byte,
 // redisSet writes key with a TTL; a failure is counted and otherwise ignored (the value is only a
 // copy of the database's). A fresh value also settles a pending invalidation of the key.
 func (s *Store) redisSet(ctx context.Context, key string, raw []byte, ttl time.Duration) {
-	if err := s.guard(func() error { return s.rdb.Set(ctx, key, raw, ttl).Err() }); err != nil {
+	if err := s.call(ctx, opSet, func(ctx context.Context) error { return s.rdb.Set(ctx, key, raw, ttl).Err() }); err != nil {
 		s.m.requests.WithLabelValues("redis", "error").Inc()
 		return
 	}
@@ -76,7 +69,7 @@ func (s *Store) redisSet(ctx context.Context, key string, raw []byte, ttl time.D
 // different Redis Cluster slots, which one DEL refuses), and returns the keys Redis did not take.
 func (s *Store) redisDel(ctx context.Context, keys ...string) (failed []string) {
 	dels := make([]*redis.IntCmd, len(keys))
-	err := s.guard(func() error {
+	err := s.call(ctx, opDel, func(ctx context.Context) error {
 		cmds, _ := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 			for i, k := range keys {
 				dels[i] = pipe.Del(ctx, k)
@@ -100,7 +93,7 @@ func (s *Store) redisDel(ctx context.Context, keys ...string) (failed []string) 
 // redisLock takes lock key with token for ttl (SET NX PX) and reports whether it got it.
 func (s *Store) redisLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	var ok bool
-	err := s.guard(func() error {
+	err := s.call(ctx, opLock, func(ctx context.Context) error {
 		var err error
 		ok, err = s.rdb.SetNX(ctx, key, token, ttl).Result()
 		return err
@@ -112,9 +105,15 @@ func (s *Store) redisLock(ctx context.Context, key, token string, ttl time.Durat
 // whose lock expired cannot release the next holder's lock.
 var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 
-// redisUnlock releases a lock taken by redisLock.
+// redisUnlock releases a lock taken by redisLock. A read whose Redis budget is spent releases it
+// in the background instead (bounded by the client's timeout), so the next holder need not wait
+// for the lock's TTL and the read does not wait for Redis.
 func (s *Store) redisUnlock(ctx context.Context, key, token string) {
-	err := s.guard(func() error { return unlockScript.Run(ctx, s.rdb, []string{key}, token).Err() })
+	if spent(ctx) {
+		go s.redisUnlock(withoutBudget(ctx), key, token)
+		return
+	}
+	err := s.call(ctx, opUnlock, func(ctx context.Context) error { return unlockScript.Run(ctx, s.rdb, []string{key}, token).Err() })
 	if err != nil {
 		s.log.WithError(err).WithField("key", key).Warn("cache lock release failed; it expires by itself")
 	}

@@ -93,7 +93,7 @@ func (s *Store) generationKey() string { return s.opts.Namespace + ":generation"
 // loadGeneration reads the namespace generation from Redis; a change empties L1.
 func (s *Store) loadGeneration(ctx context.Context) {
 	var gen int64
-	err := s.guard(func() error {
+	err := s.call(ctx, opBackground, func(ctx context.Context) error {
 		v, err := s.rdb.Get(ctx, s.generationKey()).Result()
 		if err != nil {
 			return err
@@ -114,7 +114,7 @@ func (s *Store) loadGeneration(ctx context.Context) {
 // the background. It returns the new generation.
 func (s *Store) Reset(ctx context.Context) (int64, error) {
 	var gen int64
-	err := s.guard(func() error {
+	err := s.call(ctx, opBackground, func(ctx context.Context) error {
 		var err error
 		gen, err = s.rdb.Incr(ctx, s.generationKey()).Result()
 		return err

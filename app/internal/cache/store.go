@@ -58,6 +58,11 @@ type Options struct {
 	Metrics *Metrics
 	// Tracer starts the cache.lookup spans; nil means no tracing.
 	Tracer trace.Tracer
+	// RedisBudget bounds the time one read spends in Redis, all its calls together (the service's
+	// REDIS_TIMEOUT); once it is spent the read goes on to the database. Zero leaves each call
+	// bounded by the client's own timeouts alone. The client must honour context deadlines
+	// (go-redis's ContextTimeoutEnabled).
+	RedisBudget time.Duration
 	// Written, when set, is told the ids the other instances write, through pub/sub (each write
 	// is then published whatever the policy's pubsub switch says). With read replicas it is the
 	// store's MarkWritten (which marks this instance's own writes itself), so that a read of a row
@@ -98,6 +103,10 @@ type Store struct {
 	lastHotLog atomic.Int64
 	// uniform draws XFetch's u in [0, 1); tests fix it so an early refresh is certain.
 	uniform func() float64
+	// now is the clock that measures Redis calls against a read's budget; tests move it.
+	now func() time.Time
+	// logOnce rate-limits the logs of Redis trouble.
+	logOnce logLimits
 }
 
 // entry is one L1 value: a decoded product or inventory, or a cached "not found"; stamp is the
@@ -142,7 +151,7 @@ func New(src Source, rdb redis.UniversalClient, p Policy, opts Options) (*Store,
 		src: src, rdb: rdb, opts: opts, log: opts.Log, m: opts.Metrics, tracer: opts.Tracer,
 		bloom: &bloomSet{}, popular: newPopularity(), pending: newPendingSet(), origin: randomToken(),
 		events: make(chan struct{}, 1), warmups: make(chan struct{}, 1), loads: rate.NewLimiter(rate.Inf, 1), warmLoads: rate.NewLimiter(rate.Inf, 1),
-		uniform: mathrand.Float64,
+		uniform: mathrand.Float64, now: time.Now, logOnce: newLogLimits(),
 	}
 	l1, err := otter.New(&otter.Options[string, entry]{
 		MaximumSize:      opts.L1MaxEntries,
@@ -158,20 +167,7 @@ func New(src Source, rdb redis.UniversalClient, p Policy, opts Options) (*Store,
 	}
 	s.l1 = l1
 	s.m.watchL1(l1.EstimatedSize)
-	s.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        "redis",
-		MaxRequests: 1,
-		Timeout:     2 * time.Second,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 5 },
-		IsSuccessful: func(err error) bool {
-			return err == nil || errors.Is(err, redis.Nil)
-		},
-		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
-		OnStateChange: func(_ string, from, to gobreaker.State) {
-			s.m.breakerState.Set(float64(to))
-			s.log.WithFields(logrus.Fields{"from": from.String(), "to": to.String()}).Warn("redis circuit breaker changed state")
-		},
-	})
+	s.breaker = gobreaker.NewCircuitBreaker[struct{}](s.breakerSettings())
 	s.setPolicy(&p)
 	return s, nil
 }

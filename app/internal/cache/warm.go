@@ -54,7 +54,7 @@ func (s *Store) flushPopular(ctx context.Context) {
 		return
 	}
 	key := s.popularKey()
-	err := s.guard(func() error {
+	err := s.call(ctx, opBackground, func(ctx context.Context) error {
 		_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 			for id, n := range counts {
 				pipe.ZIncrBy(ctx, key, n, strconv.FormatInt(id, 10))
@@ -84,7 +84,7 @@ const (
 // rank), from the sorted set warm-up reads: a dashboard's top list without a metric label per id.
 func (s *Store) logHotKeys(ctx context.Context) {
 	var top []redis.Z
-	if err := s.guard(func() error {
+	if err := s.call(ctx, opBackground, func(ctx context.Context) error {
 		var err error
 		top, err = s.rdb.ZRevRangeWithScores(ctx, s.popularKey(), 0, hotLogged-1).Result()
 		return err
@@ -112,7 +112,7 @@ func (s *Store) hotIDs(ctx context.Context) ([]int64, error) {
 		seen[id] = true
 	}
 	var top []string
-	if err := s.guard(func() error {
+	if err := s.call(ctx, opBackground, func(ctx context.Context) error {
 		var err error
 		top, err = s.rdb.ZRevRange(ctx, s.popularKey(), 0, int64(s.opts.HotLimit-1)).Result()
 		return err
