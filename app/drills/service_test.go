@@ -92,6 +92,9 @@ type stackOptions struct {
 	replicas int
 	// env is added to every replica's environment, after the defaults (so it overrides them).
 	env []string
+	// redisVia, when set, is given the drill's Redis address and returns the one the services
+	// use instead (a fault proxy in front of it).
+	redisVia func(addr string) string
 }
 
 // stack is a drill's own PostgreSQL, Redis and services.
@@ -120,8 +123,12 @@ func newStack(ctx context.Context, t *testing.T, opts stackOptions) *stack {
 	dbEnv := baseEnv("DATABASE_URL="+st.dbURL, "LOG_LEVEL=warn")
 	runOnce(ctx, t, time.Minute, procSpec{env: dbEnv, bin: bin, args: []string{"migrate"}})
 	runOnce(ctx, t, 2*time.Minute, procSpec{env: dbEnv, bin: bin, args: []string{"seed", "--products", strconv.Itoa(opts.products)}})
+	redisAddr := st.redis.addr
+	if opts.redisVia != nil {
+		redisAddr = opts.redisVia(redisAddr)
+	}
 	env := baseEnv(
-		"DATABASE_URL="+st.dbURL, "REDIS_ADDR="+st.redis.addr, "ADMIN_TOKEN="+adminToken, "APP_ENV=test",
+		"DATABASE_URL="+st.dbURL, "REDIS_ADDR="+redisAddr, "ADMIN_TOKEN="+adminToken, "APP_ENV=test",
 		"LOG_LEVEL=warn", "CACHE_PRESET=protected", "CACHE_NAMESPACE=drill", "SHUTDOWN_TIMEOUT=10s",
 		"DB_SIMULATED_LATENCY=0",
 		// 250 ms instead of the default 50 ms: the drills share two cores with their load
