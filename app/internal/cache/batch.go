@@ -85,7 +85,7 @@ func (s *Store) fillProducts(ctx context.Context, p *Policy, products []catalog.
 				size += int64(len(w.raw))
 			}
 		}
-		s.storeMany(context.WithoutCancel(ctx), ws)
+		s.fillAfter(ctx, opSet, func(ctx context.Context) { s.storeMany(ctx, ws) })
 	}
 	if p.usesL1() {
 		for i, pr := range products {

@@ -109,3 +109,17 @@ func (s *Store) within(ctx context.Context, op string, fn func(context.Context) 
 	}
 	return err
 }
+
+// fillAfter runs a Redis write a read makes once it has its answer (a fill of what it loaded, the
+// release of its lock): within the read's budget while some is left. Once the budget is spent it
+// runs in the background instead, bounded by the client's timeouts alone (counted as skipped by
+// the read): a slow Redis still gets filled, and the read does not wait for it.
+func (s *Store) fillAfter(ctx context.Context, op string, fn func(context.Context)) {
+	ctx = context.WithoutCancel(ctx)
+	if spent(ctx) {
+		s.m.budgetSkipped.WithLabelValues(op).Inc()
+		go fn(withoutBudget(ctx))
+		return
+	}
+	fn(ctx)
+}

@@ -196,8 +196,8 @@ func TestRedisBudgetWithASilentRedis(t *testing.T) {
 
 // Redis slow but answering: each call "takes" 30 ms of a 50 ms budget on the Store's clock. A
 // miss under "protected" makes the GET (50 ms allowed), then the lock's SET NX with what is left
-// (20 ms), which spends the rest: the holder then neither looks for another's value nor fills,
-// and releases its lock in the background.
+// (20 ms), which spends the rest: the holder then does not look for another's value, and fills
+// and releases its lock in the background, without the read waiting.
 func TestRedisBudgetSharedByTheCallsOfARead(t *testing.T) {
 	const budget, each = 50 * time.Millisecond, 30 * time.Millisecond
 	f := newFixture(t, 0)
@@ -230,10 +230,14 @@ func TestRedisBudgetSharedByTheCallsOfARead(t *testing.T) {
 			t.Errorf("budget %s{op=%s} = %v, want %v", c.vec, c.op, n, c.want)
 		}
 	}
+	if n := counter(s, "skipped", opUnlock); n != 1 {
+		t.Errorf("budget skipped{op=unlock} = %v, want 1 (released in the background)", n)
+	}
 	lock := s.lockKey(s.productKey(21))
-	waitFor(t, "the lock released in the background", func() bool {
-		n, err := f.rdb.Exists(context.Background(), lock).Result()
-		return err == nil && n == 0
+	waitFor(t, "the lock released and the value filled in the background", func() bool {
+		locked, err := f.rdb.Exists(context.Background(), lock).Result()
+		filled, err2 := f.rdb.Exists(context.Background(), s.productKey(21)).Result()
+		return err == nil && err2 == nil && locked == 0 && filled == 1
 	})
 }
 

@@ -54,7 +54,7 @@ func loadWithLock[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (
 	if acquired {
 		recordLockWait(ctx, time.Now())
 		s.m.locks.WithLabelValues("acquired").Inc()
-		defer s.redisUnlock(context.WithoutCancel(ctx), lockKey, token)
+		defer s.redisUnlock(ctx, lockKey, token)
 		// Another holder may have filled the key between our miss and our lock.
 		if v, found, err := peek(ctx, s, sp); found || errors.Is(err, catalog.ErrNotFound) {
 			return v, err
@@ -187,7 +187,7 @@ func (s *Store) fill(ctx context.Context, p *Policy, key string, v any, ttl, too
 	if p.usesRedis() {
 		if w, ok := s.encodeFill(p, key, v, ttl, took); ok {
 			st = w.stamp
-			s.store(context.WithoutCancel(ctx), w)
+			s.fillAfter(ctx, opSet, func(ctx context.Context) { s.store(ctx, w) })
 		}
 	}
 	if p.usesL1() {
@@ -213,7 +213,7 @@ func (s *Store) setL1(p *Policy, key string, v any, ttl time.Duration, st stamp)
 func (s *Store) fillNull(ctx context.Context, p *Policy, key string) {
 	ttl := time.Duration(p.NullTTL)
 	if p.usesRedis() {
-		s.redisSet(context.WithoutCancel(ctx), key, nullValue, ttl)
+		s.fillAfter(ctx, opSet, func(ctx context.Context) { s.redisSet(ctx, key, nullValue, ttl) })
 	}
 	if p.usesL1() {
 		s.l1.Set(key, entry{null: true, ttl: p.l1TTL(ttl)})

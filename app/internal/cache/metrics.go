@@ -127,7 +127,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "cache_redis_budget_exhausted_total", Help: "Reads whose Redis budget (REDIS_TIMEOUT for all their Redis calls together) ran out, by the op that spent the last of it; they went on to the database.",
 		}, []string{"op"}),
 		budgetSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cache_redis_budget_skipped_total", Help: "Redis calls a read did not make because its Redis budget was spent, by op.",
+			Name: "cache_redis_budget_skipped_total", Help: "Redis calls a read did not make because its Redis budget was spent, by op; its fills and lock releases go to the background instead.",
 		}, []string{"op"}),
 	}
 	m.reg = reg

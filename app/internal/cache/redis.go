@@ -109,12 +109,10 @@ var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] the
 // in the background instead (bounded by the client's timeout), so the next holder need not wait
 // for the lock's TTL and the read does not wait for Redis.
 func (s *Store) redisUnlock(ctx context.Context, key, token string) {
-	if spent(ctx) {
-		go s.redisUnlock(withoutBudget(ctx), key, token)
-		return
-	}
-	err := s.call(ctx, opUnlock, func(ctx context.Context) error { return unlockScript.Run(ctx, s.rdb, []string{key}, token).Err() })
-	if err != nil {
-		s.log.WithError(err).WithField("key", key).Warn("cache lock release failed; it expires by itself")
-	}
+	s.fillAfter(ctx, opUnlock, func(ctx context.Context) {
+		err := s.call(ctx, opUnlock, func(ctx context.Context) error { return unlockScript.Run(ctx, s.rdb, []string{key}, token).Err() })
+		if err != nil {
+			s.log.WithError(err).WithField("key", key).Warn("cache lock release failed; it expires by itself")
+		}
+	})
 }
