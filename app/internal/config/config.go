@@ -86,7 +86,8 @@ type Redis struct {
 	MasterName string
 	// Cluster (REDIS_CLUSTER) makes even one address a Redis Cluster seed node.
 	Cluster bool
-	// Timeout bounds dialing, each read and each write; past it a read falls back to the database.
+	// Timeout bounds dialing, each read and each write, and the time one cached read spends in
+	// Redis, all its calls together; past it the read falls back to the database.
 	Timeout  time.Duration
 	PoolSize int
 }
