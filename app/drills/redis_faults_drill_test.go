@@ -46,15 +46,14 @@ func TestDrillRedisSilent(t *testing.T) {
 	sched := newSchedule(time.Second, phases3, sh.phase, sh.phase, sh.phase)
 	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().base}, rate: sh.rate, sched: sched, products: products})
 	w := watch(ctx, 250*time.Millisecond, func(ctx context.Context) []float64 {
-		state, _ := api.metricSum(ctx, "cache_redis_breaker_state", nil)
-		return []float64{state}
+		return scrape(ctx, api, metricQuery{name: "cache_redis_breaker_state"})
 	})
 	sleepUntil(ctx, sched.start("during"))
 	proxy.Set(faultproxy.BlackHole, 0)
 	sleepUntil(ctx, sched.start("after"))
 	proxy.Set(faultproxy.Pass, 0)
 	res := load.wait()
-	ticks := w.end()
+	ticks := scraped(w.end())
 	exhausted, _ := api.metricSum(ctx, "cache_redis_budget_exhausted_total", nil)
 	timeouts, _ := api.metricSum(ctx, "cache_redis_errors_total", map[string]string{"kind": "timeout"})
 
@@ -114,13 +113,13 @@ func TestDrillRedisRefusesWrites(t *testing.T) {
 	sched := newSchedule(time.Second, phases3, sh.phase, sh.phase, sh.phase)
 	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().base}, rate: sh.rate, sched: sched, products: products})
 	w := watch(ctx, 250*time.Millisecond, func(ctx context.Context) []float64 {
-		hits, _ := api.metricSum(ctx, "cache_requests_total", map[string]string{"layer": "redis", "result": "hit"})
-		all, _ := api.metricSum(ctx, "cache_requests_total", map[string]string{"layer": "redis"})
-		state, _ := api.metricSum(ctx, "cache_redis_breaker_state", nil)
-		oom, _ := api.metricSum(ctx, "cache_redis_errors_total", map[string]string{"kind": "oom"})
-		unreachable, _ := api.metricSum(ctx, "cache_redis_errors_total", map[string]string{"kind": "timeout"})
-		refused, _ := api.metricSum(ctx, "cache_redis_errors_total", map[string]string{"kind": "connection"})
-		return []float64{hits, all, state, oom, unreachable + refused}
+		return scrape(ctx, api,
+			metricQuery{"cache_requests_total", map[string]string{"layer": "redis", "result": "hit"}},
+			metricQuery{"cache_requests_total", map[string]string{"layer": "redis"}},
+			metricQuery{name: "cache_redis_breaker_state"},
+			metricQuery{"cache_redis_errors_total", map[string]string{"kind": "oom"}},
+			metricQuery{"cache_redis_errors_total", map[string]string{"kind": "timeout"}},
+			metricQuery{"cache_redis_errors_total", map[string]string{"kind": "connection"}})
 	})
 	sleepUntil(ctx, sched.start("during"))
 	full := time.Now()
@@ -137,7 +136,10 @@ func TestDrillRedisRefusesWrites(t *testing.T) {
 		t.Fatalf("CONFIG SET maxmemory 0: %v", err)
 	}
 	res := load.wait()
-	ticks := w.end()
+	ticks := scraped(w.end())
+	if len(ticks) == 0 {
+		t.Fatal("no scrape of /metrics succeeded")
+	}
 
 	ratio := func(from, to time.Time) float64 {
 		a, b := at(ticks, from), at(ticks, to)
@@ -150,7 +152,8 @@ func TestDrillRedisRefusesWrites(t *testing.T) {
 	whileFull := ratio(full.Add(500*time.Millisecond), freed)
 	after := ratio(freed, ticks[len(ticks)-1].at)
 	opened := slices.ContainsFunc(ticks, func(tk tick) bool { return tk.values[2] != 0 })
-	oom, unreachable := ticks[len(ticks)-1].values[3], ticks[len(ticks)-1].values[4]
+	last := ticks[len(ticks)-1].values
+	oom, unreachable := last[3], last[4]+last[5]
 	failed := res.total("", "") - res.total("", outOK) + burstFailed
 	addRow(t, reportRow{
 		drill: "Redis refusing writes (maxmemory, noeviction, " + sh.phase.String() + ")", load: sh.String(),
@@ -165,9 +168,14 @@ func TestDrillRedisRefusesWrites(t *testing.T) {
 	if oom == 0 {
 		t.Error("no write was refused: Redis was not full")
 	}
-	// A starved machine times Redis calls out (then the breaker rightly opens): only a breaker
-	// opened without a single timeout or lost connection is a refused write taken for an outage.
-	if opened && unreachable == 0 {
+	// A starved machine times Redis calls out (then the breaker rightly opens, and the hit ratio
+	// falls): only a breaker opened without a single timeout or lost connection is a refused write
+	// taken for an outage, and the hit ratio is asserted only then.
+	if unreachable > 0 {
+		t.Logf("%.0f Redis calls timed out or lost their connection (a starved machine): breaker and hit ratio reported, not asserted", unreachable)
+		return
+	}
+	if opened {
 		t.Error("the Redis breaker opened while Redis only refused writes")
 	}
 	if whileFull <= 0 || whileFull < before/4 {
@@ -203,4 +211,29 @@ func burstMisses(ctx context.Context, api *apiClient, first int64, n int, interv
 		wg.Wait()
 		return int(failed.Load())
 	}
+}
+
+// metricQuery names a metric and the labels its summed samples must have.
+type metricQuery struct {
+	name  string
+	match map[string]string
+}
+
+// scrape sums each query's samples from the service's /metrics; nil when any scrape failed (the
+// watcher's last one is cut short when it stops), so a failed scrape never reads as zeros.
+func scrape(ctx context.Context, api *apiClient, qs ...metricQuery) []float64 {
+	out := make([]float64, len(qs))
+	for i, q := range qs {
+		v, err := api.metricSum(ctx, q.name, q.match)
+		if err != nil {
+			return nil
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// scraped drops the ticks whose scrape failed.
+func scraped(ticks []tick) []tick {
+	return slices.DeleteFunc(ticks, func(tk tick) bool { return tk.values == nil })
 }
