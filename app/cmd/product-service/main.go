@@ -30,6 +30,7 @@ Commands:
   serve         run the HTTP API (MIGRATE_ON_START=true applies migrations first)
   migrate       apply pending database migrations and exit
   seed          load a deterministic catalogue (idempotent); see 'product-service seed --help'
+                (both wait up to -db-wait, 1m, for a database that does not accept connections yet)
   healthcheck   exit 0 when GET /health on HTTP_ADDR answers 200 (for container health checks)
   help          show this text
 
