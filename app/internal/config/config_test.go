@@ -184,6 +184,27 @@ func TestFieldsMaskSecrets(t *testing.T) {
 	}
 }
 
+// TestSamplerField: the start-up line names the sampler, and its argument only when one is set
+// (it read "parentbased_always_on " with a trailing space).
+func TestSamplerField(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{env: nil, want: "parentbased_always_on"},
+		{env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}, want: "traceidratio 0.1"},
+	}
+	for _, tt := range tests {
+		cfg, err := config.Load(env(tt.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.Fields()["otel_sampler"]; got != tt.want {
+			t.Errorf("otel_sampler = %q, want %q", got, tt.want)
+		}
+	}
+}
+
 func TestIdleConnectionsFollowPoolSize(t *testing.T) {
 	cfg, err := config.Load(env(map[string]string{"DB_MAX_OPEN_CONNS": "8"}))
 	if err != nil {
