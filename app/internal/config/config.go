@@ -262,7 +262,7 @@ func (c Config) Fields() map[string]any {
 		"loki_url":              RedactURL(c.Telemetry.LokiURL),
 		"log_file":              c.Telemetry.LogFile,
 		"otel_endpoint":         RedactURL(c.Telemetry.OTLPEndpoint),
-		"otel_sampler":          c.Telemetry.TracesSampler + " " + c.Telemetry.TracesSamplerArg,
+		"otel_sampler":          strings.TrimSpace(c.Telemetry.TracesSampler + " " + c.Telemetry.TracesSamplerArg),
 		"pprof_addr":            c.Telemetry.PprofAddr,
 		"pyroscope_url":         RedactURL(c.Telemetry.PyroscopeURL),
 	}

@@ -184,6 +184,26 @@ func TestFieldsMaskSecrets(t *testing.T) {
 	}
 }
 
+// TestFieldsSampler: the logged sampler is the sampler, with its argument only when there is one
+// (no trailing space after "parentbased_always_on").
+func TestFieldsSampler(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{env: map[string]string{}, want: "parentbased_always_on"},
+		{env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}, want: "traceidratio 0.1"},
+	} {
+		cfg, err := config.Load(env(tc.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.Fields()["otel_sampler"]; got != tc.want {
+			t.Errorf("%v: otel_sampler = %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}
+
 func TestIdleConnectionsFollowPoolSize(t *testing.T) {
 	cfg, err := config.Load(env(map[string]string{"DB_MAX_OPEN_CONNS": "8"}))
 	if err != nil {
