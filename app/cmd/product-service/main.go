@@ -7,7 +7,7 @@
 //	product-service seed [--products N]      load a deterministic catalogue
 //	product-service healthcheck              exit 0 when the local /health answers
 //
-// Configuration comes from environment variables only; see the README for the table.
+// Configuration comes from environment variables only; docs/configuration.md has the table.
 package main
 
 import (
@@ -35,7 +35,7 @@ Commands:
   help          show this text
 
 Configuration is read from the environment (DATABASE_URL, HTTP_ADDR, ADMIN_TOKEN, …);
-the README lists every variable with its default.
+docs/configuration.md lists every variable with its default.
 `
 
 func main() {
