@@ -66,7 +66,7 @@ fuzz: ## run each fuzz target for FUZZTIME
 	  done; done
 
 # govulncheck's database is vuln.go.dev; where only the Go module proxy is reachable, point GOVULNDB
-# at a local copy (file:///abs/dir; README, Security, says how to build one).
+# at a local copy (file:///abs/dir; docs/security.md says how to build one).
 GOVULNCHECK_VERSION := v1.8.0
 GOVULNDB ?= https://vuln.go.dev
 
