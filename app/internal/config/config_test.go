@@ -28,6 +28,7 @@ func TestLoadDefaults(t *testing.T) {
 			WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, ShutdownTimeout: 20 * time.Second,
 			MaxBodyBytes: 1 << 20, CacheMaxAge: 5 * time.Second,
 		},
+		Overload: defaultOverload,
 		Database: config.Database{
 			URL: config.DefaultDatabaseURL, MaxOpenConns: 20, MaxIdleConns: 20, ReadYourWrites: 2 * time.Second,
 			ConnMaxLifetime: 30 * time.Minute, ConnMaxIdleTime: 5 * time.Minute, QueryTimeout: 5 * time.Second,
@@ -75,6 +76,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 			WriteTimeout: 3 * time.Second, IdleTimeout: 4 * time.Second, ShutdownTimeout: 6 * time.Second,
 			MaxBodyBytes: 2048, CacheMaxAge: 0,
 		},
+		Overload: defaultOverload,
 		Database: config.Database{
 			URL: "postgresql://u:p@db:5433/x", ReplicaURLs: []string{"postgres://u:p@r1:5432/x", "postgres://r2/x"},
 			ReadYourWrites: 500 * time.Millisecond, MaxOpenConns: 50, MaxIdleConns: 5, ConnMaxLifetime: time.Minute,
