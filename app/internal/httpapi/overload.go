@@ -53,6 +53,9 @@ const (
 	ProblemOverloaded = "overloaded"
 )
 
+// shedKey holds, on the gin context, why overload protection refused the request (for the access log).
+const shedKey = "overload_shed"
+
 // Reasons a request is refused, as the rejection metric labels them.
 const (
 	reasonClientRate   = "client_rate"
@@ -166,6 +169,7 @@ func (o *Overload) middleware() gin.HandlerFunc {
 		if o.clients != nil {
 			if wait, ok := o.charge(c); !ok {
 				o.metrics.rejected.WithLabelValues(reasonClientRate, routeLabel(c)).Inc()
+				c.Set(shedKey, reasonClientRate)
 				c.Header("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
 				writeProblem(c, newProblem(http.StatusTooManyRequests, ProblemRateLimited,
 					"this client has spent its request budget; retry after Retry-After seconds (a batch costs one unit per id)"))
@@ -178,6 +182,7 @@ func (o *Overload) middleware() gin.HandlerFunc {
 		}
 		if reason := o.acquire(c.Request.Context()); reason != "" {
 			o.metrics.rejected.WithLabelValues(reason, routeLabel(c)).Inc()
+			c.Set(shedKey, reason)
 			if reason == reasonClientClosed {
 				writeProblem(c, problemFor(c.Request.Context().Err()))
 				return

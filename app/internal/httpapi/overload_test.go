@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
+	"github.com/product-service-lab/product-service/app/internal/telemetry"
 )
 
 // clock is a settable clock for the rate limits.
@@ -64,6 +66,11 @@ func newOverloadAPI(t *testing.T, opts httpapi.OverloadOptions, store catalog.St
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
+	return newOverloadAPIWithLog(t, opts, store, log)
+}
+
+func newOverloadAPIWithLog(t *testing.T, opts httpapi.OverloadOptions, store catalog.Store, log *logrus.Logger) *overloadAPI {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	o, err := httpapi.NewOverload(opts, reg)
 	if err != nil {
@@ -308,6 +315,33 @@ func TestQueueDeadline(t *testing.T) {
 	}
 }
 
+// TestRefusalsLogAtInfo: a refused request's access log line is at info with the reason in
+// "shed", so a flood does not write a warning per refusal; other 4xx stay warnings.
+func TestRefusalsLogAtInfo(t *testing.T) {
+	var buf bytes.Buffer
+	log := logrus.New()
+	log.SetOutput(&buf)
+	log.SetFormatter(&logrus.JSONFormatter{})
+	a := newOverloadAPIWithLog(t, httpapi.OverloadOptions{ClientRate: 1, ClientBurst: 1, ItemCost: 1, MaxClients: 10,
+		Now: (&clock{now: time.Unix(0, 0)}).Now}, &fakeStore{}, log)
+	for _, path := range []string{"/api/v1/products/1", "/api/v1/products/2", "/nowhere"} {
+		a.get(context.Background(), "192.0.2.1", path)
+	}
+	type line struct{ Level, Shed string }
+	var got []line
+	for _, raw := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var l line
+		if err := json.Unmarshal(raw, &l); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		got = append(got, l)
+	}
+	want := []line{{Level: "info"}, {Level: "info", Shed: "client_rate"}, {Level: "warning"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("access log levels (-want +got):\n%s", diff)
+	}
+}
+
 func TestNewOverloadRejectsBadOptions(t *testing.T) {
 	tests := []httpapi.OverloadOptions{
 		{MaxInFlight: -1},
@@ -331,5 +365,48 @@ func waitFor(t *testing.T, cond func() bool) {
 	for !cond() {
 		runtime.Gosched()
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// BenchmarkOverload is the CPU a request costs the router (the service's middleware, over the
+// in-memory fakeStore) when overload protection refuses it, against one it serves: a refusal
+// must be much cheaper than the work it saves.
+func BenchmarkOverload(b *testing.B) {
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i + 1)
+	}
+	batch := "/api/v1/products?ids=" + strings.Join(ids, ",")
+	cases := []struct {
+		name string
+		path string
+		rate float64
+	}{
+		{"refused-batch", batch, 1e-9},
+		{"served-batch", batch, 1e12},
+		{"served-single", "/api/v1/products/1", 1e12},
+	}
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			log, _, err := telemetry.NewLogger(io.Discard, telemetry.LogOptions{Level: "warn", Env: "test"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			reg := prometheus.NewRegistry()
+			o, err := httpapi.NewOverload(httpapi.OverloadOptions{MaxInFlight: 256, MaxQueued: 512, QueueTimeout: time.Second,
+				ClientRate: bc.rate, ClientBurst: 100, ItemCost: 1, MaxClients: 1000}, reg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := httpapi.New(httpapi.Deps{Store: httpapi.Uncached(&fakeStore{}), Metrics: httpapi.NewMetrics(reg), Overload: o, Log: log},
+				httpapi.Options{MaxBodyBytes: 4 << 10, CacheMaxAge: time.Second, SlowRequest: time.Hour})
+			req := httptest.NewRequest(http.MethodGet, bc.path, nil)
+			req.RemoteAddr = "192.0.2.1:40000"
+			r.ServeHTTP(httptest.NewRecorder(), req) // spends the refused case's one full bucket
+			b.ReportAllocs()
+			for b.Loop() {
+				r.ServeHTTP(httptest.NewRecorder(), req)
+			}
+		})
 	}
 }

@@ -1,0 +1,192 @@
+package drills
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Source addresses of the overload drill's clients: every address of 127.0.0.0/8 is this machine,
+// and the service tells clients apart by address (it has no API keys).
+const (
+	wellBehavedIP = "127.0.0.2"
+	// abusiveIPs are 127.0.0.10 … 127.0.0.(10+abusiveIPs-1).
+	abusiveIPs = 4
+)
+
+// overloadEnv is the protection the drill turns on: each client may spend 400 units a second (a
+// single read costs 1, a batch of 100 ids 100), with the default bound on concurrent work.
+var overloadEnv = []string{"HTTP_CLIENT_RATE=400", "HTTP_CLIENT_ITEM_COST=1"}
+
+// TestDrillOverload floods the service with batch reads of 100 ids on 200 connections (from
+// abusiveIPs addresses, each connection sending its next request as soon as the previous one is
+// answered) while a well-behaved client reads single products at 200/s from its own address. With
+// nothing limiting work the well-behaved client's p99 goes from milliseconds to seconds; with
+// per-client rate limits charged by cost and the bound on concurrent work, the flood is refused
+// cheaply (429/503) and the well-behaved client keeps its latency and gets no error. The goal is
+// p99 during the flood ≤ 5× its value before, with 0 errors; the drill fails past 10× (and
+// 50 ms), which the two cores it shares with its own load generator can cause, and on any error.
+//
+// The well-behaved client is the Go generator in both runs (it needs its own source address);
+// `make drills` lengthens the phases (flood 15 s, else 8 s).
+func TestDrillOverload(t *testing.T) {
+	ctx := drillContext(t, 5*time.Minute)
+	sh := loadShape()
+	products, flood := 2000, 8*time.Second
+	if useK6 {
+		products, flood = 10000, 15*time.Second
+	}
+	const rate, conns, batch = 200, 200, 100
+	st := newStack(ctx, t, stackOptions{products: products, env: overloadEnv})
+	api := newAPIClient(st.svc().base)
+
+	// The warm-up fills the cache with the well-behaved client's ids, so "before" measures a warm service.
+	sched := newSchedule(time.Second, []string{"warmup", "before", "during", "after"}, 2*time.Second, sh.phase, flood, sh.phase)
+	load := startGoLoad(ctx, readLoadSpec{bases: []string{st.svc().base}, rate: rate, sched: sched, products: products,
+		client: fromAddress(wellBehavedIP, 20*time.Second, 200)})
+	w := watch(ctx, 250*time.Millisecond, func(ctx context.Context) []float64 {
+		state, _ := api.metricSum(ctx, "cache_redis_breaker_state", nil)
+		return []float64{state}
+	})
+
+	sleepUntil(ctx, sched.start("during"))
+	floodCtx, cancel := context.WithDeadline(ctx, sched.start("after"))
+	abuse := floodBatches(floodCtx, st.svc().base, conns, batch, products)
+	cancel()
+	res := load.wait()
+	ticks := w.end()
+
+	rejected := map[string]float64{}
+	for _, reason := range []string{"client_rate", "queue_full", "queue_timeout"} {
+		rejected[reason], _ = api.metricSum(ctx, "app_overload_rejected_total", map[string]string{"reason": reason})
+	}
+	breakerOpened := false
+	for _, tk := range ticks {
+		if tk.values[0] == 2 {
+			breakerOpened = true
+		}
+	}
+	before, during, after := res.get("read", "before"), res.get("read", "during"), res.get("read", "after")
+	sent := res.total("read", "") - res.get("read", "warmup").sent()
+	failed := sent - (res.total("read", outOK) - res.get("read", "warmup").counts[outOK])
+	ratio := float64(during.p99) / float64(max(before.p99, time.Microsecond))
+	refused := abuse.count(http.StatusTooManyRequests) + abuse.count(http.StatusServiceUnavailable)
+	share := float64(refused) / float64(max(abuse.total(), 1))
+	addRow(t, reportRow{
+		drill: fmt.Sprintf("Overload: %d connections flood batch reads (%d ids) from %d addresses for %s", conns, batch, abusiveIPs, flood),
+		load:  fmt.Sprintf("go %d/s + flood", rate),
+		sent:  sent, failed: fmt.Sprintf("%d (want 0)", failed),
+		p99: [3]time.Duration{before.p99, during.p99, after.p99},
+		figures: fmt.Sprintf("well-behaved p99 during = %.1f× before (goal ≤ 5×); flood: %d requests (%.0f/s), %.1f %% refused "+
+			"(%d × 429, %d × 503, %d other, %d × 200: %.0f batches/s served); service counted client_rate %.0f, queue_full %.0f, "+
+			"queue_timeout %.0f; Redis breaker opened: %v",
+			ratio, abuse.total(), float64(abuse.total())/flood.Seconds(), 100*share, abuse.count(http.StatusTooManyRequests),
+			abuse.count(http.StatusServiceUnavailable), abuse.total()-refused-abuse.count(http.StatusOK), abuse.count(http.StatusOK),
+			float64(abuse.count(http.StatusOK))/flood.Seconds(), rejected["client_rate"], rejected["queue_full"],
+			rejected["queue_timeout"], breakerOpened),
+	})
+	if failed != 0 {
+		t.Errorf("the well-behaved client got %d failures, want 0: %s", failed, res.describe("read"))
+	}
+	if limit := max(10*before.p99, 50*time.Millisecond); during.p99 > limit {
+		t.Errorf("the well-behaved client's p99 during the flood is %s (%s before), want ≤ %s (goal: ≤ 5× before)",
+			ms(during.p99), ms(before.p99), ms(limit))
+	}
+	if share < 0.5 {
+		t.Errorf("%.1f %% of the flood was refused, want most of it (the flood asks ~100× a client's budget)", 100*share)
+	}
+	if breakerOpened {
+		t.Error("the Redis breaker opened during the flood (the service starved its own Redis calls)")
+	}
+}
+
+// fromAddress is an HTTP client whose connections leave from the source address ip.
+func fromAddress(ip string, timeout time.Duration, conns int) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{
+		DialContext: d.DialContext, MaxConnsPerHost: conns, MaxIdleConnsPerHost: conns,
+	}}
+}
+
+// floodResult counts the flood's answers by status (0: no answer).
+type floodResult struct {
+	mu       sync.Mutex
+	byStatus map[int]int
+}
+
+func (r *floodResult) count(status int) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byStatus[status]
+}
+
+func (r *floodResult) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.byStatus {
+		n += c
+	}
+	return n
+}
+
+// floodBatches sends batch reads of size random ids on conns connections, spread over the
+// abusive addresses, each sending its next request as soon as the last is answered, until ctx
+// ends; it returns when every connection has stopped.
+func floodBatches(ctx context.Context, base string, conns, size, products int) *floodResult {
+	res := &floodResult{byStatus: map[int]int{}}
+	clients := make([]*http.Client, abusiveIPs)
+	for i := range clients {
+		clients[i] = fromAddress("127.0.0."+strconv.Itoa(10+i), 10*time.Second, conns/abusiveIPs+1)
+	}
+	var wg sync.WaitGroup
+	for c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(c), 7))
+			client := clients[c%abusiveIPs]
+			ids := make([]string, size)
+			for ctx.Err() == nil {
+				for i := range ids {
+					ids[i] = strconv.Itoa(1 + rng.IntN(products))
+				}
+				status := floodGet(ctx, client, base+"/api/v1/products?ids="+strings.Join(ids, ","))
+				if ctx.Err() != nil {
+					return // cut by the end of the flood: not an answer
+				}
+				res.mu.Lock()
+				res.byStatus[status]++
+				res.mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range clients {
+		c.CloseIdleConnections()
+	}
+	return res
+}
+
+// floodGet sends one GET and returns its status, 0 when no answer came.
+func floodGet(ctx context.Context, client *http.Client, url string) int {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
