@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,10 +60,18 @@ func TestDrillOverload(t *testing.T) {
 		return []float64{state}
 	})
 
+	// The well-behaved client alone reads /api/v1/products/:id: the service's own latency
+	// histogram of that route, per phase, tells the service's share of its latency from the
+	// share of the machine both generators run on.
+	single := map[string]string{"method": "GET", "route": "/api/v1/products/:id"}
+	sleepUntil(ctx, sched.start("before"))
+	hBefore := latencyBuckets(ctx, t, api, single)
 	sleepUntil(ctx, sched.start("during"))
+	hDuring := latencyBuckets(ctx, t, api, single)
 	floodCtx, cancel := context.WithDeadline(ctx, sched.start("after"))
 	abuse := floodBatches(floodCtx, st.svc().base, conns, batch, products)
 	cancel()
+	hAfter := latencyBuckets(ctx, t, api, single)
 	res := load.wait()
 	ticks := w.end()
 
@@ -87,11 +98,12 @@ func TestDrillOverload(t *testing.T) {
 		p99: [3]time.Duration{before.p99, during.p99, after.p99},
 		figures: fmt.Sprintf("well-behaved p99 during = %.1f× before (goal ≤ 5×); flood: %d requests (%.0f/s), %.1f %% refused "+
 			"(%d × 429, %d × 503, %d other, %d × 200: %.0f batches/s served); service counted client_rate %.0f, queue_full %.0f, "+
-			"queue_timeout %.0f; Redis breaker opened: %v",
+			"queue_timeout %.0f; Redis breaker opened: %v; the service's own p99 of the single reads "+
+			"(histogram bucket bound) %s before, %s during",
 			ratio, abuse.total(), float64(abuse.total())/flood.Seconds(), 100*share, abuse.count(http.StatusTooManyRequests),
 			abuse.count(http.StatusServiceUnavailable), abuse.total()-refused-abuse.count(http.StatusOK), abuse.count(http.StatusOK),
 			float64(abuse.count(http.StatusOK))/flood.Seconds(), rejected["client_rate"], rejected["queue_full"],
-			rejected["queue_timeout"], breakerOpened),
+			rejected["queue_timeout"], breakerOpened, bucketP99(hBefore, hDuring), bucketP99(hDuring, hAfter)),
 	})
 	if failed != 0 {
 		t.Errorf("the well-behaved client got %d failures, want 0: %s", failed, res.describe("read"))
@@ -189,4 +201,47 @@ func floodGet(ctx context.Context, client *http.Client, url string) int {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode
+}
+
+// latencyBuckets scrapes the cumulative counts of app_request_latency_seconds buckets of the
+// series matching match, by upper bound.
+func latencyBuckets(ctx context.Context, t *testing.T, api *apiClient, match map[string]string) map[float64]uint64 {
+	t.Helper()
+	families, err := api.scrape(ctx)
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	out := map[float64]uint64{}
+next:
+	for _, m := range families["app_request_latency_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if v, ok := match[l.GetName()]; ok && v != l.GetValue() {
+				continue next
+			}
+		}
+		for _, b := range m.GetHistogram().GetBucket() {
+			out[b.GetUpperBound()] += b.GetCumulativeCount()
+		}
+		out[math.Inf(1)] += m.GetHistogram().GetSampleCount()
+	}
+	return out
+}
+
+// bucketP99 is the upper bound of the bucket holding the 99th percentile of the observations
+// between two scrapes ("–" when none; "> 5s" past the last finite bound).
+func bucketP99(from, to map[float64]uint64) string {
+	bounds := slices.Sorted(maps.Keys(to))
+	total := to[math.Inf(1)] - from[math.Inf(1)]
+	if total == 0 {
+		return "–"
+	}
+	for i, b := range bounds {
+		if float64(to[b]-from[b]) >= 0.99*float64(total) {
+			if math.IsInf(b, 1) {
+				return fmt.Sprintf("> %gs", bounds[i-1])
+			}
+			return "≤ " + ms(time.Duration(b*float64(time.Second)))
+		}
+	}
+	return "–"
 }
