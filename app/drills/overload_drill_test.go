@@ -9,10 +9,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -68,9 +70,14 @@ func TestDrillOverload(t *testing.T) {
 	hBefore := latencyBuckets(ctx, t, api, single)
 	sleepUntil(ctx, sched.start("during"))
 	hDuring := latencyBuckets(ctx, t, api, single)
+	cpuSvc0, _ := api.metricSum(ctx, "process_cpu_seconds_total", nil)
+	cpuGen0 := ownCPU()
 	floodCtx, cancel := context.WithDeadline(ctx, sched.start("after"))
 	abuse := floodBatches(floodCtx, st.svc().base, conns, batch, products)
 	cancel()
+	cpuGen := (ownCPU() - cpuGen0).Seconds() / flood.Seconds()
+	cpuSvc1, _ := api.metricSum(ctx, "process_cpu_seconds_total", nil)
+	cpuSvc := (cpuSvc1 - cpuSvc0) / flood.Seconds()
 	hAfter := latencyBuckets(ctx, t, api, single)
 	res := load.wait()
 	ticks := w.end()
@@ -99,11 +106,13 @@ func TestDrillOverload(t *testing.T) {
 		figures: fmt.Sprintf("well-behaved p99 during = %.1f× before (goal ≤ 5×); flood: %d requests (%.0f/s), %.1f %% refused "+
 			"(%d × 429, %d × 503, %d other, %d × 200: %.0f batches/s served); service counted client_rate %.0f, queue_full %.0f, "+
 			"queue_timeout %.0f; Redis breaker opened: %v; the service's own p99 of the single reads "+
-			"(histogram bucket bound) %s before, %s during",
+			"(histogram bucket bound) %s before, %s during; CPU during the flood: service %.2f cores, "+
+			"generators (this test process) %.2f cores, load average %s",
 			ratio, abuse.total(), float64(abuse.total())/flood.Seconds(), 100*share, abuse.count(http.StatusTooManyRequests),
 			abuse.count(http.StatusServiceUnavailable), abuse.total()-refused-abuse.count(http.StatusOK), abuse.count(http.StatusOK),
 			float64(abuse.count(http.StatusOK))/flood.Seconds(), rejected["client_rate"], rejected["queue_full"],
-			rejected["queue_timeout"], breakerOpened, bucketP99(hBefore, hDuring), bucketP99(hDuring, hAfter)),
+			rejected["queue_timeout"], breakerOpened, bucketP99(hBefore, hDuring), bucketP99(hDuring, hAfter),
+			cpuSvc, cpuGen, loadAverage()),
 	})
 	if failed != 0 {
 		t.Errorf("the well-behaved client got %d failures, want 0: %s", failed, res.describe("read"))
@@ -220,7 +229,9 @@ next:
 			}
 		}
 		for _, b := range m.GetHistogram().GetBucket() {
-			out[b.GetUpperBound()] += b.GetCumulativeCount()
+			if !math.IsInf(b.GetUpperBound(), 1) { // the text format lists +Inf too: the sample count
+				out[b.GetUpperBound()] += b.GetCumulativeCount()
+			}
 		}
 		out[math.Inf(1)] += m.GetHistogram().GetSampleCount()
 	}
@@ -244,4 +255,23 @@ func bucketP99(from, to map[float64]uint64) string {
 		}
 	}
 	return "–"
+}
+
+// ownCPU is the CPU time this test process has used (user and system).
+func ownCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage is the machine's 1-minute load average ("?" where /proc does not tell): on a
+// machine shared with other work it says how much of the latency is the machine's.
+func loadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(raw))[0]
 }
