@@ -3,7 +3,6 @@ package drills
 import (
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -191,12 +190,12 @@ func floodBatches(ctx context.Context, base string, conns, size, products int) *
 				for i := range ids {
 					ids[i] = strconv.Itoa(1 + rng.IntN(products))
 				}
-				status := floodGet(ctx, client, base+"/api/v1/products?ids="+strings.Join(ids, ","))
+				code := status(ctx, client, base+"/api/v1/products?ids="+strings.Join(ids, ","))
 				if ctx.Err() != nil {
 					return // cut by the end of the flood: not an answer
 				}
 				res.mu.Lock()
-				res.byStatus[status]++
+				res.byStatus[code]++
 				res.mu.Unlock()
 			}
 		}()
@@ -206,21 +205,6 @@ func floodBatches(ctx context.Context, base string, conns, size, products int) *
 		c.CloseIdleConnections()
 	}
 	return res
-}
-
-// floodGet sends one GET and returns its status, 0 when no answer came.
-func floodGet(ctx context.Context, client *http.Client, url string) int {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
 }
 
 // latencyBuckets scrapes the cumulative counts of app_request_latency_seconds buckets of the

@@ -132,6 +132,17 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"PYROSCOPE_URL", "ftp://pyroscope:4040"},
 		{"PYROSCOPE_UPLOAD_RATE", "15"},
 		{"PYROSCOPE_UPLOAD_RATE", "100ms"},
+		{"HTTP_MAX_IN_FLIGHT", "-1"},
+		{"HTTP_MAX_QUEUED", "-5"},
+		{"HTTP_QUEUE_TIMEOUT", "100"},
+		{"HTTP_CLIENT_RATE", "-1"},
+		{"HTTP_CLIENT_RATE", "NaN"},
+		{"HTTP_CLIENT_RATE", "Inf"},
+		{"HTTP_CLIENT_BURST", "0"},
+		{"HTTP_CLIENT_ITEM_COST", "-0.5"},
+		{"HTTP_CLIENT_MAX_TRACKED", "0"},
+		{"HTTP_TRUSTED_PROXIES", "10.0.0.0/8,nginx"},
+		{"HTTP_TRUSTED_PROXIES", "10.0.0.0/33"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
