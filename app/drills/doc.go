@@ -15,6 +15,7 @@
 //	TestDrillConcurrentUpdates  16 writers with If-Match on one product
 //	TestDrillSlowClients        slowloris, slow bodies, oversized bodies, idle and kept-alive connections
 //	TestDrillConsistency        writers and readers on two instances sharing Redis (two-level)
+//	TestDrillOverload           200 connections flood 100-id batch reads beside a client at 200/s (Go load in both runs)
 //
 // Without the tag (`make test`), the same drills run with a small Go load generator at 100/s and
 // 4 s phases instead of k6 (about three minutes in all): the same checks, a lighter load.

@@ -26,6 +26,7 @@ type Config struct {
 	LogSlowRequest time.Duration
 
 	HTTP      HTTP
+	Overload  Overload
 	Database  Database
 	Redis     Redis
 	Cache     Cache
@@ -164,6 +165,7 @@ func Load(lookup Lookup) (Config, error) {
 			MaxBodyBytes:      int64(r.integer("HTTP_MAX_BODY_BYTES", 1<<20, 1, 64<<20)),
 			CacheMaxAge:       r.duration("HTTP_CACHE_MAX_AGE", 5*time.Second, 0),
 		},
+		Overload: r.overload(),
 		Database: Database{
 			URL:              r.databaseURL("DATABASE_URL", DefaultDatabaseURL),
 			ReplicaURLs:      r.databaseURLs("DATABASE_REPLICA_URLS"),
@@ -251,6 +253,8 @@ func (c Config) Fields() map[string]any {
 		"http_read_timeout":     c.HTTP.ReadTimeout.String(),
 		"http_idle_timeout":     c.HTTP.IdleTimeout.String(),
 		"http_read_hdr_timeout": c.HTTP.ReadHeaderTimeout.String(),
+		"http_max_in_flight":    c.Overload.MaxInFlight,
+		"http_client_rate":      c.Overload.ClientRate,
 		"redis_addrs":           strings.Join(c.Redis.Addrs, ","),
 		"redis_master_name":     c.Redis.MasterName,
 		"redis_cluster":         c.Redis.Cluster,

@@ -28,6 +28,7 @@ func TestLoadDefaults(t *testing.T) {
 			WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, ShutdownTimeout: 20 * time.Second,
 			MaxBodyBytes: 1 << 20, CacheMaxAge: 5 * time.Second,
 		},
+		Overload: defaultOverload,
 		Database: config.Database{
 			URL: config.DefaultDatabaseURL, MaxOpenConns: 20, MaxIdleConns: 20, ReadYourWrites: 2 * time.Second,
 			ConnMaxLifetime: 30 * time.Minute, ConnMaxIdleTime: 5 * time.Minute, QueryTimeout: 5 * time.Second,
@@ -75,6 +76,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 			WriteTimeout: 3 * time.Second, IdleTimeout: 4 * time.Second, ShutdownTimeout: 6 * time.Second,
 			MaxBodyBytes: 2048, CacheMaxAge: 0,
 		},
+		Overload: defaultOverload,
 		Database: config.Database{
 			URL: "postgresql://u:p@db:5433/x", ReplicaURLs: []string{"postgres://u:p@r1:5432/x", "postgres://r2/x"},
 			ReadYourWrites: 500 * time.Millisecond, MaxOpenConns: 50, MaxIdleConns: 5, ConnMaxLifetime: time.Minute,
@@ -130,6 +132,17 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"PYROSCOPE_URL", "ftp://pyroscope:4040"},
 		{"PYROSCOPE_UPLOAD_RATE", "15"},
 		{"PYROSCOPE_UPLOAD_RATE", "100ms"},
+		{"HTTP_MAX_IN_FLIGHT", "-1"},
+		{"HTTP_MAX_QUEUED", "-5"},
+		{"HTTP_QUEUE_TIMEOUT", "100"},
+		{"HTTP_CLIENT_RATE", "-1"},
+		{"HTTP_CLIENT_RATE", "NaN"},
+		{"HTTP_CLIENT_RATE", "Inf"},
+		{"HTTP_CLIENT_BURST", "0"},
+		{"HTTP_CLIENT_ITEM_COST", "-0.5"},
+		{"HTTP_CLIENT_MAX_TRACKED", "0"},
+		{"HTTP_TRUSTED_PROXIES", "10.0.0.0/8,nginx"},
+		{"HTTP_TRUSTED_PROXIES", "10.0.0.0/33"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
