@@ -43,7 +43,7 @@ const (
 	DefaultOutboxGrace = time.Second
 	relayBatch         = 100              // rows per claim
 	relayTimeout       = 30 * time.Second // bounds one claim, Redis work included
-	relayMaxBackoff    = 5 * time.Second  // the longest wait while Redis refuses
+	relayMaxBackoff    = 2 * time.Second  // the longest wait while Redis refuses
 )
 
 // settled queues the rows writers applied, for the relay to delete in batches.
