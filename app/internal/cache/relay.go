@@ -44,6 +44,7 @@ const (
 	relayBatch         = 100              // rows per claim
 	relayTimeout       = 30 * time.Second // bounds one claim, Redis work included
 	relayMaxBackoff    = 2 * time.Second  // the longest wait while Redis refuses
+	relayLastFlush     = 2 * time.Second  // bounds the settle at shutdown
 )
 
 // settled queues the rows writers applied, for the relay to delete in batches.
@@ -105,7 +106,10 @@ func (s *Store) relay(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			s.flushSettled(context.WithoutCancel(ctx))
+			// A short last try: what it misses, a relay applies again later.
+			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), relayLastFlush)
+			s.flushSettled(last)
+			cancel()
 			return
 		case <-s.settled.wake:
 			s.flushSettled(ctx)
