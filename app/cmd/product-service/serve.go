@@ -119,7 +119,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 	}
 	defer rdb.Close()
 	telemetry.RegisterRedisPool(reg, rdb)
-	cached, err := newCache(cfg, store, rdb, reg, logger, tp)
+	cached, err := newCache(cfg, store, db, rdb, reg, logger, tp)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ type Metrics struct {
 	warmTarget      prometheus.Gauge
 	warmRunning     prometheus.Gauge
 	warmDuration    prometheus.Gauge
+	outbox          *outboxMetrics
 	reg             prometheus.Registerer
 }
 
@@ -119,6 +120,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	m.reg = reg
+	m.outbox = newOutboxMetrics(reg)
 	reg.MustRegister(m.requests, m.dbLoads, m.locks, m.lockWait, m.sfShared, m.bloomRejects, m.bloomFalsePos,
 		m.invalidations, m.invalidationLag, m.l1Evictions, m.payloadBytes, m.codecSeconds, m.policyInfo,
 		m.policyChanges, m.breakerState, m.rescues, m.staleAge, m.skipped, m.fenceRejects, m.refills,

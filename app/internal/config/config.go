@@ -102,6 +102,10 @@ type Cache struct {
 	L1MaxEntries int
 	BloomRebuild time.Duration
 	HotLimit     int
+	// OutboxPoll is how often the outbox relay looks for invalidations no commit woke it for.
+	OutboxPoll time.Duration
+	// OutboxGrace is how long the relay leaves a fresh outbox row to the write that made it.
+	OutboxGrace time.Duration
 }
 
 // Telemetry holds where logs, traces and profiles go.
@@ -191,6 +195,8 @@ func Load(lookup Lookup) (Config, error) {
 			L1MaxEntries: r.integer("CACHE_L1_MAX_ENTRIES", 100_000, 1, 100_000_000),
 			BloomRebuild: r.duration("CACHE_BLOOM_REBUILD", 10*time.Minute, time.Second),
 			HotLimit:     r.integer("CACHE_HOT_LIMIT", 5_000, 1, 1_000_000),
+			OutboxPoll:   r.duration("CACHE_OUTBOX_POLL", time.Second, 10*time.Millisecond),
+			OutboxGrace:  r.duration("CACHE_OUTBOX_GRACE", time.Second, time.Millisecond),
 		},
 		Telemetry: Telemetry{
 			LokiURL:           r.httpURL("LOKI_URL"),
@@ -263,6 +269,7 @@ func (c Config) Fields() map[string]any {
 		"cache_preset":          c.Cache.Preset,
 		"cache_policy":          c.Cache.Policy,
 		"cache_namespace":       c.Cache.Namespace,
+		"cache_outbox_poll":     c.Cache.OutboxPoll.String(),
 		"loki_url":              RedactURL(c.Telemetry.LokiURL),
 		"log_file":              c.Telemetry.LogFile,
 		"otel_endpoint":         RedactURL(c.Telemetry.OTLPEndpoint),

@@ -34,7 +34,8 @@ func TestLoadDefaults(t *testing.T) {
 			ConnMaxLifetime: 30 * time.Minute, ConnMaxIdleTime: 5 * time.Minute, QueryTimeout: 5 * time.Second,
 		},
 		Redis: config.Redis{Addr: "127.0.0.1:6379", Addrs: []string{"127.0.0.1:6379"}, Timeout: 50 * time.Millisecond, PoolSize: 50},
-		Cache: config.Cache{Preset: "protected", Namespace: "ps", L1MaxEntries: 100_000, BloomRebuild: 10 * time.Minute, HotLimit: 5000},
+		Cache: config.Cache{Preset: "protected", Namespace: "ps", L1MaxEntries: 100_000, BloomRebuild: 10 * time.Minute, HotLimit: 5000,
+			OutboxPoll: time.Second, OutboxGrace: time.Second},
 		Telemetry: config.Telemetry{LogFileMaxSizeMB: 500, LogFileMaxAgeDays: 30, LogFileCompress: true,
 			DBSlowQuery: 200 * time.Millisecond, OTLPProtocol: "http/protobuf", ServiceName: "product-service",
 			TracesSampler: "parentbased_always_on", PyroscopeUploadRate: 15 * time.Second},
@@ -59,6 +60,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"REDIS_ADDRS": "s1:26379, s2:26379", "REDIS_MASTER_NAME": "mymaster", "REDIS_CLUSTER": "false",
 		"CACHE_PRESET": "two-level", "CACHE_POLICY": `{"ttl":"1m"}`, "CACHE_NAMESPACE": "lab-1",
 		"CACHE_L1_MAX_ENTRIES": "500", "CACHE_BLOOM_REBUILD": "1m", "CACHE_HOT_LIMIT": "10",
+		"CACHE_OUTBOX_POLL": "250ms", "CACHE_OUTBOX_GRACE": "2s",
 		"LOKI_URL": "http://loki:3100/", "LOG_FILE": "/var/log/ps.log", "LOG_FILE_MAX_SIZE_MB": "10",
 		"LOG_FILE_MAX_AGE_DAYS": "7", "LOG_FILE_MAX_BACKUPS": "3", "LOG_FILE_COMPRESS": "false", "DB_SLOW_QUERY": "50ms",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://tempo:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
@@ -86,7 +88,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		Redis: config.Redis{Addr: "cache:6380", Addrs: []string{"s1:26379", "s2:26379"}, MasterName: "mymaster",
 			Timeout: 20 * time.Millisecond, PoolSize: 8},
 		Cache: config.Cache{Preset: "two-level", Policy: `{"ttl":"1m"}`, Namespace: "lab-1", L1MaxEntries: 500,
-			BloomRebuild: time.Minute, HotLimit: 10},
+			BloomRebuild: time.Minute, HotLimit: 10, OutboxPoll: 250 * time.Millisecond, OutboxGrace: 2 * time.Second},
 		Telemetry: config.Telemetry{LokiURL: "http://loki:3100", LogFile: "/var/log/ps.log", LogFileMaxSizeMB: 10,
 			LogFileMaxAgeDays: 7, LogFileMaxBackups: 3, DBSlowQuery: 50 * time.Millisecond,
 			OTLPEndpoint: "http://tempo:4318", OTLPProtocol: "grpc", ServiceName: "ps-test",
@@ -143,6 +145,8 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"HTTP_CLIENT_MAX_TRACKED", "0"},
 		{"HTTP_TRUSTED_PROXIES", "10.0.0.0/8,nginx"},
 		{"HTTP_TRUSTED_PROXIES", "10.0.0.0/33"},
+		{"CACHE_OUTBOX_POLL", "1ms"},
+		{"CACHE_OUTBOX_GRACE", "soon"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {

@@ -7,12 +7,15 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/plugin/dbresolver"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 )
 
-// Create stores a new product and its inventory in one transaction and returns its detail.
+// Create stores a new product and its inventory in one transaction and returns its detail. Each
+// write (Create, Update, Delete) records its cache invalidation in the same transaction (the
+// cache outbox; see Outbox).
 func (s *Store) Create(ctx context.Context, in catalog.ProductInput) (catalog.Product, error) {
 	defer s.observe("create", time.Now())
 	ctx, cancel := s.bound(ctx)
@@ -39,8 +42,10 @@ func (s *Store) Create(ctx context.Context, in catalog.ProductInput) (catalog.Pr
 			return err
 		}
 		var err error
-		out, err = detail(ctx, tx, row.ID)
-		return err
+		if out, err = detail(ctx, tx, row.ID); err != nil {
+			return err
+		}
+		return record(tx, catalog.OpCreate, out.ID, out.Version)
 	})
 	if err != nil {
 		return catalog.Product{}, fmt.Errorf("create product %q: %w", in.SKU, classify(err))
@@ -86,8 +91,10 @@ func (s *Store) Update(ctx context.Context, id int64, in catalog.ProductInput, i
 			}
 		}
 		var err error
-		out, err = detail(ctx, tx, id)
-		return err
+		if out, err = detail(ctx, tx, id); err != nil {
+			return err
+		}
+		return record(tx, catalog.OpUpdate, id, out.Version)
 	})
 	if errors.Is(err, errRowsAffected) {
 		err = s.missingOrStale(ctx, id)
@@ -104,13 +111,22 @@ func (s *Store) Delete(ctx context.Context, id int64, ifVersion int64) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	defer s.MarkWritten(id)
-	q := s.db.WithContext(ctx).Where("id = ?", id)
-	if ifVersion != 0 {
-		q = q.Where("version = ?", ifVersion)
-	}
-	res := q.Delete(&productRow{})
-	err := res.Error
-	if err == nil && res.RowsAffected == 0 {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx.Where("id = ?", id)
+		if ifVersion != 0 {
+			q = q.Where("version = ?", ifVersion)
+		}
+		var row productRow
+		res := q.Clauses(clause.Returning{Columns: []clause.Column{{Name: "version"}}}).Delete(&row)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return errRowsAffected
+		}
+		return record(tx, catalog.OpDelete, id, row.Version)
+	})
+	if errors.Is(err, errRowsAffected) {
 		err = s.missingOrStale(ctx, id)
 	}
 	if err != nil {
