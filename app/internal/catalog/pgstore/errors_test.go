@@ -93,7 +93,8 @@ func TestConnLost(t *testing.T) {
 }
 
 // TestShouldPing: pgx's own rule (idle for more than a second) always holds; after a loss, every
-// connection last checked out before it is pinged, and none checked out after it.
+// connection last checked out before it is pinged, and none checked out after it; a statement run
+// again always gets a pinged connection.
 func TestShouldPing(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	now := t0
@@ -107,11 +108,13 @@ func TestShouldPing(t *testing.T) {
 	now = t0.Add(time.Minute + 300*time.Millisecond)
 	got["checked out 200ms before the loss"] = ping(500 * time.Millisecond)
 	got["checked out 100ms after the loss"] = ping(200 * time.Millisecond)
+	got["run again (withPing), checked out just now"] = l.shouldPing(withPing(context.Background()), stdlib.ShouldPingParams{})
 	want := map[string]bool{
-		"before any loss, idle 100ms":       false,
-		"idle 2s":                           true,
-		"checked out 200ms before the loss": true,
-		"checked out 100ms after the loss":  false,
+		"before any loss, idle 100ms":                false,
+		"idle 2s":                                    true,
+		"checked out 200ms before the loss":          true,
+		"checked out 100ms after the loss":           false,
+		"run again (withPing), checked out just now": true,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("shouldPing (-want +got):\n%s", diff)

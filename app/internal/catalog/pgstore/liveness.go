@@ -40,10 +40,18 @@ func (l *connLoss) mark() {
 	}
 }
 
+// pingKey marks the context of a statement run again (see withPing).
+type pingKey struct{}
+
+// withPing returns ctx marked so that the connection a statement takes with it is pinged first,
+// whatever its history: a statement run again after a lost connection must not get a dead one.
+func withPing(ctx context.Context) context.Context { return context.WithValue(ctx, pingKey{}, true) }
+
 // shouldPing is the pool's stdlib.OptionShouldPing: pgx's own rule (a connection idle for more
-// than a second) or a connection last checked out before the last loss.
-func (l *connLoss) shouldPing(_ context.Context, p stdlib.ShouldPingParams) bool {
-	if p.IdleDuration > l.idle {
+// than a second), a connection last checked out before the last loss, or any connection taken by
+// a statement run again (withPing). database/sql passes the statement's context.
+func (l *connLoss) shouldPing(ctx context.Context, p stdlib.ShouldPingParams) bool {
+	if p.IdleDuration > l.idle || ctx.Value(pingKey{}) != nil {
 		return true
 	}
 	at := l.at.Load()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"gorm.io/gorm"
 	"gorm.io/plugin/dbresolver"
 
@@ -147,17 +148,29 @@ func (s *Store) missingOrStale(ctx context.Context, id int64) error {
 // more on another connection: nothing of the write ran yet. Nothing after it is ever run again:
 // whether a statement that failed took effect is not known, and the caller decides.
 func (s *Store) write(ctx context.Context, operation string, fn func(tx *gorm.DB) error) (err error) {
-	tx := s.db.WithContext(ctx).Begin()
-	if tx.Error != nil && connLost(tx.Error) && ctx.Err() == nil {
-		s.loss.mark()
-		s.retried("begin", retryConnLost)
-		tx = s.db.WithContext(ctx).Begin()
-	}
-	if tx.Error != nil {
-		if connLost(tx.Error) {
+	again := false
+	tx, err := backoff.Retry(ctx, func() (*gorm.DB, error) {
+		bctx := ctx
+		if again {
+			bctx = withPing(ctx)
+		}
+		tx := s.db.WithContext(bctx).Begin()
+		if tx.Error == nil {
+			return tx, nil
+		}
+		lost := connLost(tx.Error)
+		if lost {
 			s.loss.mark()
 		}
-		return fmt.Errorf("begin: %w", tx.Error)
+		if again || !lost || ctx.Err() != nil {
+			return nil, backoff.Permanent(tx.Error)
+		}
+		s.retried("begin", retryConnLost)
+		again = true
+		return nil, tx.Error
+	}, retryOnce()...)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
 	}
 	committed := false
 	defer func() {
