@@ -111,6 +111,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		Metrics:          dbMetrics,
 		Replicated:       len(replicas) > 0,
 		ReadYourWrites:   cfg.Database.ReadYourWrites,
+		LockTimeout:      cfg.Database.LockTimeout,
 	})
 
 	rdb, err := newRedis(cfg, logger, tp, injector)

@@ -92,7 +92,8 @@ func (s *Store) refill(ctx context.Context, p *Policy, prod catalog.Product) boo
 // mayHaveWritten is false only for errors that prove the database did not change.
 func mayHaveWritten(err error) bool {
 	return err == nil || !(errors.Is(err, catalog.ErrNotFound) || errors.Is(err, catalog.ErrVersionMismatch) ||
-		errors.Is(err, catalog.ErrDuplicateSKU) || errors.Is(err, catalog.ErrUnknownCategory))
+		errors.Is(err, catalog.ErrDuplicateSKU) || errors.Is(err, catalog.ErrUnknownCategory) ||
+		errors.Is(err, catalog.ErrLockTimeout))
 }
 
 // Evict drops one product's keys from every layer without touching the database, as if they had

@@ -69,6 +69,10 @@ type Database struct {
 	ConnMaxIdleTime time.Duration
 	// QueryTimeout bounds every statement the service runs on behalf of a request.
 	QueryTimeout time.Duration
+	// LockTimeout (DB_LOCK_TIMEOUT) bounds how long a write waits for a row lock another
+	// transaction holds (PostgreSQL's lock_timeout); 0 leaves only QueryTimeout. It must be
+	// below QueryTimeout; by default 1s, or half of QueryTimeout when that is shorter.
+	LockTimeout time.Duration
 	// SimulatedLatency is added to every product detail load to imitate a remote database.
 	SimulatedLatency time.Duration
 	// MigrateOnStart applies pending migrations when serve starts.
@@ -223,6 +227,12 @@ func Load(lookup Lookup) (Config, error) {
 	if cfg.Database.MaxIdleConns > cfg.Database.MaxOpenConns {
 		r.fail("DB_MAX_IDLE_CONNS", "must not exceed DB_MAX_OPEN_CONNS (%d)", cfg.Database.MaxOpenConns)
 	}
+	// A lock wait ends well before the statement's deadline, so that it is told apart from a
+	// database that does not answer.
+	cfg.Database.LockTimeout = r.duration("DB_LOCK_TIMEOUT", min(time.Second, cfg.Database.QueryTimeout/2), 0)
+	if cfg.Database.LockTimeout >= cfg.Database.QueryTimeout {
+		r.fail("DB_LOCK_TIMEOUT", "must be below DB_QUERY_TIMEOUT (%s), or 0 to turn it off", cfg.Database.QueryTimeout)
+	}
 	if cfg.Redis.Cluster && cfg.Redis.MasterName != "" {
 		r.fail("REDIS_CLUSTER", "cannot be combined with REDIS_MASTER_NAME (Sentinel)")
 	}
@@ -248,6 +258,7 @@ func (c Config) Fields() map[string]any {
 		"database_url":          RedactURL(c.Database.URL),
 		"database_replica_urls": redactURLs(c.Database.ReplicaURLs),
 		"db_read_your_writes":   c.Database.ReadYourWrites.String(),
+		"db_lock_timeout":       c.Database.LockTimeout.String(),
 		"db_max_open_conns":     c.Database.MaxOpenConns,
 		"db_simulated_latency":  c.Database.SimulatedLatency.String(),
 		"migrate_on_start":      c.Database.MigrateOnStart,

@@ -32,6 +32,7 @@ func TestLoadDefaults(t *testing.T) {
 		Database: config.Database{
 			URL: config.DefaultDatabaseURL, MaxOpenConns: 20, MaxIdleConns: 20, ReadYourWrites: 2 * time.Second,
 			ConnMaxLifetime: 30 * time.Minute, ConnMaxIdleTime: 5 * time.Minute, QueryTimeout: 5 * time.Second,
+			LockTimeout: time.Second,
 		},
 		Redis: config.Redis{Addr: "127.0.0.1:6379", Addrs: []string{"127.0.0.1:6379"}, Timeout: 50 * time.Millisecond, PoolSize: 50},
 		Cache: config.Cache{Preset: "protected", Namespace: "ps", L1MaxEntries: 100_000, BloomRebuild: 10 * time.Minute, HotLimit: 5000,
@@ -53,7 +54,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"HTTP_MAX_BODY_BYTES": "2048", "HTTP_CACHE_MAX_AGE": "0s",
 		"DATABASE_URL": "postgresql://u:p@db:5433/x", "DB_MAX_OPEN_CONNS": "50", "DB_MAX_IDLE_CONNS": "5",
 		"DB_CONN_MAX_LIFETIME": "1m", "DB_CONN_MAX_IDLE_TIME": "30s", "DB_QUERY_TIMEOUT": "750ms",
-		"DB_SIMULATED_LATENCY": "200ms", "MIGRATE_ON_START": "true",
+		"DB_LOCK_TIMEOUT": "300ms", "DB_SIMULATED_LATENCY": "200ms", "MIGRATE_ON_START": "true",
 		"DATABASE_REPLICA_URLS": " postgres://u:p@r1:5432/x, ,postgres://r2/x", "DB_READ_YOUR_WRITES": "500ms",
 		"CONFIG_FILE": "/etc/ps/cache.yaml",
 		"REDIS_ADDR":  "cache:6380", "REDIS_TIMEOUT": "20ms", "REDIS_POOL_SIZE": "8",
@@ -82,7 +83,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		Database: config.Database{
 			URL: "postgresql://u:p@db:5433/x", ReplicaURLs: []string{"postgres://u:p@r1:5432/x", "postgres://r2/x"},
 			ReadYourWrites: 500 * time.Millisecond, MaxOpenConns: 50, MaxIdleConns: 5, ConnMaxLifetime: time.Minute,
-			ConnMaxIdleTime: 30 * time.Second, QueryTimeout: 750 * time.Millisecond,
+			ConnMaxIdleTime: 30 * time.Second, QueryTimeout: 750 * time.Millisecond, LockTimeout: 300 * time.Millisecond,
 			SimulatedLatency: 200 * time.Millisecond, MigrateOnStart: true,
 		},
 		Redis: config.Redis{Addr: "cache:6380", Addrs: []string{"s1:26379", "s2:26379"}, MasterName: "mymaster",
@@ -117,6 +118,9 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"REDIS_ADDRS", "r1:6379,r2"},
 		{"REDIS_CLUSTER", "maybe"},
 		{"DB_READ_YOUR_WRITES", "2"},
+		{"DB_LOCK_TIMEOUT", "1"},
+		{"DB_LOCK_TIMEOUT", "-1s"},
+		{"DB_LOCK_TIMEOUT", "5s"}, // not below DB_QUERY_TIMEOUT (5s)
 		{"APP_ENV", "moon"},
 		{"LOG_LEVEL", "loud"},
 		{"HTTP_MAX_BODY_BYTES", "0"},
@@ -156,6 +160,38 @@ func TestLoadRejectsBadValues(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.key) {
 				t.Errorf("error %q does not name %s", err, tt.key)
+			}
+		})
+	}
+}
+
+// TestLockTimeoutBelowQueryTimeout: DB_LOCK_TIMEOUT is below DB_QUERY_TIMEOUT, by default 1s or
+// half of DB_QUERY_TIMEOUT when that is shorter; 0 turns it off.
+func TestLockTimeoutBelowQueryTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		query, lock string
+		want        time.Duration // -1: refused
+	}{
+		{"10s", "", time.Second},
+		{"10s", "0", 0},
+		{"10s", "9s", 9 * time.Second},
+		{"500ms", "", 250 * time.Millisecond}, // 1s would not be below 500ms: half of it
+		{"500ms", "200ms", 200 * time.Millisecond},
+		{"500ms", "500ms", -1},
+	} {
+		t.Run(tc.query+"/"+tc.lock, func(t *testing.T) {
+			vars := map[string]string{"DB_QUERY_TIMEOUT": tc.query}
+			if tc.lock != "" {
+				vars["DB_LOCK_TIMEOUT"] = tc.lock
+			}
+			cfg, err := config.Load(env(vars))
+			switch {
+			case tc.want < 0 && (err == nil || !strings.Contains(err.Error(), "DB_LOCK_TIMEOUT")):
+				t.Fatalf("Load: %v, want an error naming DB_LOCK_TIMEOUT", err)
+			case tc.want >= 0 && err != nil:
+				t.Fatal(err)
+			case tc.want >= 0 && cfg.Database.LockTimeout != tc.want:
+				t.Errorf("LockTimeout = %s, want %s", cfg.Database.LockTimeout, tc.want)
 			}
 		})
 	}
