@@ -12,14 +12,20 @@ LOKI_VERSION := v3.7.8
 LOKI      := $(TOOLS_DIR)/loki-$(LOKI_VERSION)/loki
 JAEGER_VERSION := v1.76.0
 JAEGER    := $(TOOLS_DIR)/jaeger-$(JAEGER_VERSION)/jaeger
-# Exporters for the native stack test: Debian's builds, unpacked (not installed: that would start them).
-POSTGRES_EXPORTER_VERSION := 0.11.1-3+b5
-POSTGRES_EXPORTER := $(TOOLS_DIR)/postgres-exporter-$(POSTGRES_EXPORTER_VERSION)/prometheus-postgres-exporter
-REDIS_EXPORTER_VERSION := 1.45.0-2+b4
-REDIS_EXPORTER := $(TOOLS_DIR)/redis-exporter-$(REDIS_EXPORTER_VERSION)/prometheus-redis-exporter
-# nginx for the edge cache (observability/nginx-edge.conf) run natively: Debian's build, unpacked.
-NGINX_VERSION := 1.22.1-9+deb12u11
-NGINX := $(TOOLS_DIR)/nginx-$(NGINX_VERSION)/nginx
+# Exporters for the native stack test, and nginx for the edge cache (observability/nginx-edge.conf)
+# run natively: Debian's builds, unpacked (not installed: that would start them). Not pinned: a
+# security update removes the old version from the archive (nginx 1.22.1-9+deb12u11 replaced
+# +deb12u9), so each is the version the archive has when it is first fetched, printed and written
+# to VERSION beside the binary (cat $(TOOLS_DIR)/debian/*/VERSION). rm -r the tool's directory to
+# fetch the current one.
+DEBIAN_TOOLS := $(TOOLS_DIR)/debian
+POSTGRES_EXPORTER := $(DEBIAN_TOOLS)/prometheus-postgres-exporter/prometheus-postgres-exporter
+REDIS_EXPORTER := $(DEBIAN_TOOLS)/prometheus-redis-exporter/prometheus-redis-exporter
+NGINX := $(DEBIAN_TOOLS)/nginx/nginx
+
+# make run's cache namespace (CACHE_NAMESPACE; the service's default is "ps"): its own, so that a
+# cache reset or policy change there reaches no other service sharing this Redis, nor theirs it.
+RUN_CACHE_NAMESPACE ?= run-$(shell id -un 2>/dev/null | tr -cd 'A-Za-z0-9_.-' | cut -c1-28)
 
 # Local servers (make run, make bench). Tests use TEST_DATABASE_URL / TEST_REDIS_ADDR instead.
 PG_ADMIN_URL ?= postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable
@@ -33,7 +39,8 @@ REPEAT       ?= 1
 .PHONY: help build test test-deps fuzz vulncheck run db migrate seed bench bench-telemetry profile compare scale drills tools e2e clean
 
 help: ## list the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}' \
+	  | sed 's|$$(TOOLS_DIR)|$(TOOLS_DIR)|g'
 
 build: ## build bin/product-service (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./app/cmd/product-service
@@ -59,7 +66,7 @@ fuzz: ## run each fuzz target for FUZZTIME
 	  done; done
 
 # govulncheck's database is vuln.go.dev; where only the Go module proxy is reachable, point GOVULNDB
-# at a local copy (file:///abs/dir; README, Security, says how to build one).
+# at a local copy (file:///abs/dir; docs/security.md says how to build one).
 GOVULNCHECK_VERSION := v1.8.0
 GOVULNDB ?= https://vuln.go.dev
 
@@ -77,8 +84,8 @@ migrate: build db ## apply migrations to DATABASE_URL
 seed: migrate ## load PRODUCTS products (idempotent)
 	DATABASE_URL='$(DATABASE_URL)' $(BIN) seed --products $(PRODUCTS)
 
-run: seed ## run the service on :8080 against local PostgreSQL, after migrating and seeding
-	DATABASE_URL='$(DATABASE_URL)' ADMIN_TOKEN='$(ADMIN_TOKEN)' $(BIN) serve
+run: seed ## run the service on :8080 against local PostgreSQL, after migrating and seeding (cache namespace RUN_CACHE_NAMESPACE, run-<user>)
+	DATABASE_URL='$(DATABASE_URL)' ADMIN_TOKEN='$(ADMIN_TOKEN)' CACHE_NAMESPACE='$(RUN_CACHE_NAMESPACE)' $(BIN) serve
 
 bench: tools ## service vs bare baselines under k6: uncached (net/http+pgx), each cache preset, Redis/L1 hit paths (~7 min)
 	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' REDIS_ADDR='$(REDIS_ADDR)' PRODUCTS='$(PRODUCTS)' GO='$(GO)' bash loadtest/bench.sh
@@ -120,20 +127,20 @@ drills: tools ## failure drills under k6 at 500/s, each with its own PostgreSQL 
 	REPORT='$(DRILLS_REPORT)' GO='$(GO)' bash loadtest/drills/fuzz.sh
 	@echo "report: $(DRILLS_REPORT)"
 
-tools: $(K6) $(LOKI) $(JAEGER) $(POSTGRES_EXPORTER) $(REDIS_EXPORTER) $(NGINX) ## build/fetch the load and e2e tools into $(TOOLS_DIR), once per version
+tools: $(K6) $(LOKI) $(JAEGER) $(POSTGRES_EXPORTER) $(REDIS_EXPORTER) $(NGINX) ## build/fetch the load and e2e tools into $(TOOLS_DIR): Go tools once per pinned version, Debian packages at the archive's version (written to debian/*/VERSION)
 
 $(K6):
 	mkdir -p $(dir $@)
 	GOBIN=$(dir $@) $(GO) install go.k6.io/k6@$(K6_VERSION)
 
 $(POSTGRES_EXPORTER):
-	bash observability/e2e/debian-tool.sh prometheus-postgres-exporter $(POSTGRES_EXPORTER_VERSION) $@
+	bash observability/e2e/debian-tool.sh prometheus-postgres-exporter $@
 
 $(REDIS_EXPORTER):
-	bash observability/e2e/debian-tool.sh prometheus-redis-exporter $(REDIS_EXPORTER_VERSION) $@
+	bash observability/e2e/debian-tool.sh prometheus-redis-exporter $@
 
 $(NGINX):
-	bash observability/e2e/debian-tool.sh nginx $(NGINX_VERSION) $@
+	bash observability/e2e/debian-tool.sh nginx $@
 
 $(JAEGER):
 	GO='$(GO)' bash observability/build-go-tool.sh github.com/jaegertracing/jaeger $(JAEGER_VERSION) ./cmd/jaeger $@

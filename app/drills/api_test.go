@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
@@ -98,22 +99,31 @@ func (c *apiClient) put(ctx context.Context, id int64, body catalog.ProductInput
 	return p, status, err
 }
 
-// metricSum scrapes /metrics and sums the samples of name whose labels include match.
-func (c *apiClient) metricSum(ctx context.Context, name string, match map[string]string) (float64, error) {
+// scrape reads /metrics.
+func (c *apiClient) scrape(ctx context.Context) (map[string]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	req.Header.Set("Accept", "text/plain; version=0.0.4")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		return 0, fmt.Errorf("parse /metrics: %w", err)
+		return nil, fmt.Errorf("parse /metrics: %w", err)
+	}
+	return families, nil
+}
+
+// metricSum scrapes /metrics and sums the samples of name whose labels include match.
+func (c *apiClient) metricSum(ctx context.Context, name string, match map[string]string) (float64, error) {
+	families, err := c.scrape(ctx)
+	if err != nil {
+		return 0, err
 	}
 	f, ok := families[name]
 	if !ok {

@@ -17,6 +17,7 @@
 //	TestDrillConsistency        writers and readers on two instances sharing Redis (two-level)
 //	TestDrillRedisSilent        a fault proxy black-holes Redis: each read spends one REDIS_TIMEOUT at most
 //	TestDrillRedisRefusesWrites Redis full (noeviction): writes refused, breaker closed, hits served
+//	TestDrillOverload           200 connections flood 100-id batch reads beside a client at 200/s (Go load in both runs)
 //
 // Without the tag (`make test`), the same drills run with a small Go load generator at 100/s and
 // 4 s phases instead of k6 (about three minutes in all): the same checks, a lighter load.

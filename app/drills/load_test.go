@@ -161,6 +161,8 @@ type readLoadSpec struct {
 	uncachedFrom  int
 	uncachedCount int
 	uncachedShare float64
+	// client, when set, sends the Go generator's reads (e.g. from its own source address).
+	client *http.Client
 }
 
 // readLoad is a read load running in the background.
@@ -282,7 +284,10 @@ func startGoLoad(ctx context.Context, spec readLoadSpec) *readLoad {
 		b.counts[outcome]++
 		b.lat = append(b.lat, lat)
 	}
-	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 200}}
+	client := spec.client
+	if client == nil {
+		client = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 200}}
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	zipf := rand.NewZipf(rng, 1.1, 1, uint64(max(spec.products, 2)-1))
 	var wg sync.WaitGroup

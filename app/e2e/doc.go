@@ -16,7 +16,7 @@
 // returns data (the Cache lab's edge panels included), that every dashboard expression grouped by
 // instance returns one series per replica, that the balancer sent requests to every replica, that
 // every edge log line reached Loki unchanged with the Fluent Bit labels, that every PromQL and
-// LogQL snippet of the docs (README.md, docs/troubleshooting.md) runs, that the mission's LogQL
+// LogQL snippet of the docs (docsnippets.Documents: README.md and docs/*.md) runs, that the mission's LogQL
 // finds the injected slow 500s, and that trace ids taken from a Loki line and from an exemplar are
 // found in Jaeger. It stops everything it started.
 //

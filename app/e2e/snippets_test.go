@@ -21,8 +21,8 @@ var absentMetrics = map[string]string{
 	"k6_stale_reads_total":             "only loadtest/consistency.js counts stale_reads; the run's k6 script is observability/e2e/load.js",
 }
 
-// checkSnippets runs every PromQL and LogQL snippet of docsnippets.Documents (the README's
-// cookbook, docs/troubleshooting.md) on the run's Prometheus and Loki, over the whole run: a
+// checkSnippets runs every PromQL and LogQL snippet of docsnippets.Documents (README.md,
+// docs/queries.md, docs/telemetry.md, docs/troubleshooting.md) on the run's Prometheus and Loki, over the whole run: a
 // snippet the server refuses fails the test, one without data is reported, not failed (many
 // show a problem the run does not have). It also fails on a metric name no target exports.
 func checkSnippets(t *testing.T, e evaluator) {

@@ -2,25 +2,33 @@
 # Puts the binary of a Debian package into the tools cache (make tools), without installing the
 # package: installing would start its service. Used for the PostgreSQL and Redis exporters, whose
 # current Go modules cannot be fetched here, and for nginx (the edge cache). The package is
-# downloaded with apt (at exactly VERSION) and unpacked in a temp dir; only /usr/bin/BINARY or
-# /usr/sbin/BINARY is kept, as OUT (its shared libraries must be on the machine already: nginx's
-# are libc, libcrypt, PCRE2, OpenSSL and zlib).
+# downloaded with apt and unpacked in a temp dir; only /usr/bin/BINARY or /usr/sbin/BINARY is
+# kept, as OUT (its shared libraries must be on the machine already: nginx's are libc, libcrypt,
+# PCRE2, OpenSSL and zlib).
 #
-#   observability/e2e/debian-tool.sh PACKAGE VERSION OUT
-#   observability/e2e/debian-tool.sh prometheus-redis-exporter 1.45.0-2+b4 ~/.cache/.../prometheus-redis-exporter
-#   observability/e2e/debian-tool.sh nginx 1.22.1-9+deb12u11 ~/.cache/.../nginx
+# The version is the archive's candidate (apt-cache policy PACKAGE), or VERSION when given: a
+# pinned Debian version breaks at the next security update, which removes it from the archive.
+# The version fetched is printed and written to VERSION beside OUT ("PACKAGE VERSION").
+#
+#   observability/e2e/debian-tool.sh PACKAGE OUT [VERSION]
+#   observability/e2e/debian-tool.sh nginx ~/.cache/product-service-lab/tools/debian/nginx/nginx
+#   observability/e2e/debian-tool.sh prometheus-redis-exporter ~/.cache/.../prometheus-redis-exporter 1.45.0-2+b4
 set -euo pipefail
-pkg=$1 version=$2 out=$3
+pkg=$1 out=$2 version=${3:-}
 name=$(basename "$out")
+want=$pkg${version:+=$version}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/$name-deb.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-if ! (cd "$work" && apt-get download -q "$pkg=$version" >/dev/null 2>&1); then
-	echo "debian-tool: $pkg=$version not in the apt lists; running apt-get update" >&2
+# Stale lists name a version the mirror no longer has: update them once and try again.
+if ! (cd "$work" && apt-get download -q "$want" >/dev/null 2>&1); then
+	echo "debian-tool: $want not downloadable with the current apt lists; running apt-get update" >&2
 	apt-get update -qq
-	(cd "$work" && apt-get download -q "$pkg=$version")
+	(cd "$work" && apt-get download -q "$want")
 fi
-dpkg-deb -x "$work"/"${pkg}"_*.deb "$work/root"
+deb=$(ls "$work"/"${pkg}"_*.deb)
+got=$(dpkg-deb -f "$deb" Version)
+dpkg-deb -x "$deb" "$work/root"
 bin=
 for dir in usr/bin usr/sbin; do
 	if [[ -x "$work/root/$dir/$name" ]]; then bin="$work/root/$dir/$name"; break; fi
@@ -28,5 +36,6 @@ done
 [[ -n "$bin" ]] || { echo "debian-tool: $pkg has no /usr/bin/$name nor /usr/sbin/$name" >&2; exit 1; }
 mkdir -p "$(dirname "$out")"
 cp "$bin" "$out.tmp"
+echo "$pkg $got" > "$(dirname "$out")/VERSION"
 mv "$out.tmp" "$out"
-echo "debian-tool: $out"
+echo "debian-tool: $pkg $got -> $out"

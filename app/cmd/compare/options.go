@@ -87,7 +87,7 @@ func parseOptions(args []string, lookup func(string) (string, bool)) (options, e
 	fs.StringVar(&o.databaseURL, "database-url", "", "with -base-url: its database, read for the is_hot ids (optional)")
 	fs.BoolVar(&o.edge, "edge", env("EDGE", "1") == "1", "run each scenario once more through the nginx edge cache: the column \"edge\" (env EDGE=0 turns it off)")
 	fs.StringVar(&o.edgePreset, "edge-preset", "protected", "the service's preset behind the edge")
-	fs.StringVar(&o.nginx, "nginx", env("NGINX", filepath.Join(home, ".cache/product-service-lab/tools/nginx-1.22.1-9+deb12u11/nginx")),
+	fs.StringVar(&o.nginx, "nginx", env("NGINX", filepath.Join(home, ".cache/product-service-lab/tools/debian/nginx/nginx")),
 		"nginx binary for -edge (env NGINX)")
 	fs.IntVar(&o.replicas, "replicas", atoiOr(env("REPLICAS", ""), 1), "service processes behind a native nginx balancer (env REPLICAS); above 1 the report is scale-<date>.md")
 	fs.BoolVar(&o.throughput, "throughput", false, "also measure the maximum read rate through the balancer with 1 replica and with -replicas")

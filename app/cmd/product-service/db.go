@@ -17,15 +17,26 @@ import (
 
 // migrate applies pending migrations.
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) error {
-	if err := noFlags("migrate", "Applies pending migrations to DATABASE_URL and exits.", args, stderr); err != nil {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	wait := dbWaitFlag(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: product-service migrate [flags]\n\nApplies pending migrations to DATABASE_URL and exits.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 || *wait < 0 {
+		fs.Usage()
+		return errUsage
 	}
 	cfg, log, closeLog, err := setup(stdout, lookup)
 	if err != nil {
 		return err
 	}
 	defer closeLog.Close()
-	_, sqlDB, err := openDatabase(ctx, cfg)
+	_, sqlDB, err := openDatabaseWaiting(ctx, cfg, log, *wait)
 	if err != nil {
 		return err
 	}
@@ -53,6 +64,7 @@ func seedCmd(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	seedValue := fs.Uint64("seed", seed.DefaultSeed, "random seed; the same seed gives the same data")
 	batch := fs.Int("batch", 5000, "products per transaction")
 	hot := fs.Float64("hot-share", 0.01, "fraction of products flagged is_hot (0..1)")
+	wait := dbWaitFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: product-service seed [flags]\n\n"+
 			"Makes sure products 1..N exist with inventory and ~10 reviews each, inserting only the\n"+
@@ -62,7 +74,7 @@ func seedCmd(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *products < 0 || *batch <= 0 || *hot < 0 || *hot > 1 || fs.NArg() > 0 {
+	if *products < 0 || *batch <= 0 || *hot < 0 || *hot > 1 || *wait < 0 || fs.NArg() > 0 {
 		fs.Usage()
 		return errUsage
 	}
@@ -71,7 +83,7 @@ func seedCmd(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		return err
 	}
 	defer closeLog.Close()
-	_, sqlDB, err := openDatabase(ctx, cfg)
+	_, sqlDB, err := openDatabaseWaiting(ctx, cfg, log, *wait)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@
 //	product-service seed [--products N]      load a deterministic catalogue
 //	product-service healthcheck              exit 0 when the local /health answers
 //
-// Configuration comes from environment variables only; see the README for the table.
+// Configuration comes from environment variables only; docs/configuration.md has the table.
 package main
 
 import (
@@ -30,11 +30,12 @@ Commands:
   serve         run the HTTP API (MIGRATE_ON_START=true applies migrations first)
   migrate       apply pending database migrations and exit
   seed          load a deterministic catalogue (idempotent); see 'product-service seed --help'
+                (both wait up to -db-wait, 1m, for a database that does not accept connections yet)
   healthcheck   exit 0 when GET /health on HTTP_ADDR answers 200 (for container health checks)
   help          show this text
 
 Configuration is read from the environment (DATABASE_URL, HTTP_ADDR, ADMIN_TOKEN, …);
-the README lists every variable with its default.
+docs/configuration.md lists every variable with its default.
 `
 
 func main() {

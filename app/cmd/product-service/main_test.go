@@ -38,6 +38,8 @@ func TestCommandLine(t *testing.T) {
 		{"unknown", []string{"launch"}, nil, errUsage, `unknown command "launch"`},
 		{"seed help", []string{"seed", "--help"}, nil, flag.ErrHelp, "-products"},
 		{"serve help", []string{"serve", "-h"}, nil, flag.ErrHelp, "SIGTERM"},
+		{"migrate help", []string{"migrate", "-h"}, nil, flag.ErrHelp, "-db-wait"},
+		{"negative db-wait", []string{"seed", "-db-wait", "-1s"}, nil, errUsage, "-db-wait"},
 		{"negative products", []string{"seed", "--products", "-5"}, nil, errUsage, "-products"},
 		{"bad variable", []string{"serve"}, map[string]string{"DB_SIMULATED_LATENCY": "200"}, errAny, "DB_SIMULATED_LATENCY"},
 	}

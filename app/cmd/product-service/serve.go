@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
+	"github.com/product-service-lab/product-service/app/internal/config"
 	"github.com/product-service-lab/product-service/app/internal/faults"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
 	"github.com/product-service-lab/product-service/app/internal/policyfile"
@@ -110,6 +111,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		Metrics:          dbMetrics,
 		Replicated:       len(replicas) > 0,
 		ReadYourWrites:   cfg.Database.ReadYourWrites,
+		LockTimeout:      cfg.Database.LockTimeout,
 	})
 
 	rdb, err := newRedis(cfg, logger, tp, injector)
@@ -118,7 +120,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 	}
 	defer rdb.Close()
 	telemetry.RegisterRedisPool(reg, rdb)
-	cached, err := newCache(cfg, store, rdb, reg, logger, tp)
+	cached, err := newCache(cfg, store, db, rdb, reg, logger, tp)
 	if err != nil {
 		return err
 	}
@@ -147,6 +149,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 	}
 
 	gin.SetMode(gin.ReleaseMode)
+	overload, err := httpapi.NewOverload(overloadOptions(cfg.Overload), reg)
+	if err != nil {
+		return err
+	}
 	router := httpapi.New(httpapi.Deps{
 		Store:    cached,
 		Checks:   []httpapi.Check{{Name: "postgres", Probe: store.Ping}, {Name: "cache", Probe: cached.Ready}},
@@ -155,6 +161,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		Metrics:  httpapi.NewMetrics(reg),
 		Tracer:   tp,
 		Faults:   injector,
+		Overload: overload,
 		Log:      logger,
 	}, httpapi.Options{
 		AdminToken:   cfg.AdminToken,
@@ -162,6 +169,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		CacheMaxAge:  cfg.HTTP.CacheMaxAge,
 		SlowRequest:  cfg.LogSlowRequest,
 	})
+	if err := router.SetTrustedProxies(cfg.Overload.TrustedProxies); err != nil {
+		return fmt.Errorf("HTTP_TRUSTED_PROXIES: %w", err)
+	}
 	srv := &http.Server{
 		Addr:              cfg.HTTP.Addr,
 		Handler:           router,
@@ -211,4 +221,12 @@ func listenAndDrain(ctx context.Context, srv *http.Server, timeout time.Duration
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// overloadOptions are the router's overload protection as configured.
+func overloadOptions(c config.Overload) httpapi.OverloadOptions {
+	return httpapi.OverloadOptions{
+		MaxInFlight: c.MaxInFlight, MaxQueued: c.MaxQueued, QueueTimeout: c.QueueTimeout,
+		ClientRate: c.ClientRate, ClientBurst: c.ClientBurst, ItemCost: c.ItemCost, MaxClients: c.MaxClients,
+	}
 }

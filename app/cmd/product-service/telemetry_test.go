@@ -68,7 +68,7 @@ func newInstrumented(t *testing.T) instrumented {
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
 	telemetry.RegisterRedisPool(reg, rdb)
-	cached, err := newCache(cfg, store, rdb, reg, logger, tp)
+	cached, err := newCache(cfg, store, db.Gorm, rdb, reg, logger, tp)
 	if err != nil {
 		t.Fatal(err)
 	}

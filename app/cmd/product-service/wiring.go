@@ -144,8 +144,8 @@ func newRedis(cfg config.Config, logger *logrus.Logger, tp trace.TracerProvider,
 }
 
 // newCache builds the cache in front of store with the starting policy: CACHE_PRESET, then the
-// switches of CACHE_POLICY on top.
-func newCache(cfg config.Config, store *pgstore.Store, rdb redis.UniversalClient, reg prometheus.Registerer,
+// switches of CACHE_POLICY on top. Its outbox relay reads db's cache_outbox.
+func newCache(cfg config.Config, store *pgstore.Store, db *gorm.DB, rdb redis.UniversalClient, reg prometheus.Registerer,
 	log *logrus.Logger, tp trace.TracerProvider) (*cache.Store, error) {
 	var tracer trace.Tracer
 	if tp != nil {
@@ -174,6 +174,9 @@ func newCache(cfg config.Config, store *pgstore.Store, rdb redis.UniversalClient
 		Log:          log,
 		Metrics:      cache.NewMetrics(reg),
 		Tracer:       tracer,
+		Outbox:       pgstore.NewOutbox(db, cfg.Database.URL),
+		OutboxPoll:   cfg.Cache.OutboxPoll,
+		OutboxGrace:  cfg.Cache.OutboxGrace,
 	})
 }
 

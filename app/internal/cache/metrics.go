@@ -37,6 +37,7 @@ type Metrics struct {
 	redisErrors     *prometheus.CounterVec
 	budgetExhausted *prometheus.CounterVec
 	budgetSkipped   *prometheus.CounterVec
+	outbox          *outboxMetrics
 	reg             prometheus.Registerer
 }
 
@@ -131,6 +132,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"op"}),
 	}
 	m.reg = reg
+	m.outbox = newOutboxMetrics(reg)
 	reg.MustRegister(m.requests, m.dbLoads, m.locks, m.lockWait, m.sfShared, m.bloomRejects, m.bloomFalsePos,
 		m.invalidations, m.invalidationLag, m.l1Evictions, m.payloadBytes, m.codecSeconds, m.policyInfo,
 		m.policyChanges, m.breakerState, m.rescues, m.staleAge, m.skipped, m.fenceRejects, m.refills,

@@ -9,7 +9,9 @@ import (
 // committed write must never leave the old value to be served from Redis once Redis is back.
 // While a key is pending, reads skip Redis for it; a successful write of the key (a fresh load) or
 // of the deletion (retried every second by Run) clears it. Ids whose pub/sub message was lost are
-// announced again, so other instances drop their L1 copies too.
+// announced again, so other instances drop their L1 copies too. With an outbox the retries are
+// the relay's (durable, shared by every instance, backing off); the set then only keeps this
+// instance's reads off keys it knows to be stale until the relay (or a fresh value) clears them.
 type pendingSet struct {
 	mu   sync.Mutex
 	keys map[string]struct{}
@@ -89,4 +91,14 @@ func (s *Store) retryPending(ctx context.Context) {
 		}
 		s.pending.mu.Unlock()
 	}
+}
+
+// settle clears an id's keys and announcement once the outbox relay applied its invalidation.
+func (p *pendingSet) settle(id int64, keys ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range keys {
+		delete(p.keys, k)
+	}
+	delete(p.ids, id)
 }

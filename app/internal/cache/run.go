@@ -24,6 +24,13 @@ const (
 func (s *Store) Run(ctx context.Context) {
 	s.loadGeneration(ctx)
 	s.subscribe(ctx)
+	relayDone := make(chan struct{})
+	if s.opts.Outbox != nil {
+		go func() { s.relay(ctx); close(relayDone) }()
+	} else {
+		close(relayDone)
+	}
+	defer func() { <-relayDone }()
 	s.buildBloom(ctx)
 	if s.policy.Load().Warmup {
 		if _, err := s.Warmup(ctx); err != nil {
@@ -61,7 +68,9 @@ func (s *Store) Run(ctx context.Context) {
 		case <-genTick.C:
 			s.loadGeneration(ctx)
 		case <-pendingTick.C:
-			s.retryPending(ctx)
+			if s.opts.Outbox == nil { // else the relay retries, from the outbox
+				s.retryPending(ctx)
+			}
 		case <-flushTick.C:
 			s.flushPopular(ctx)
 		case <-refreshTick.C:

@@ -69,6 +69,14 @@ type Options struct {
 	// another instance wrote a moment ago goes to the primary instead of filling the cache from a
 	// replica that has not replayed the write yet.
 	Written func(ids ...int64)
+	// Outbox, when set, is the database's record of invalidations: writes settle their rows
+	// there, and a relay applies the rest (see relay). Nil keeps invalidations in memory only.
+	Outbox Outbox
+	// OutboxPoll is how often the relay looks at the outbox without a wake-up; zero means
+	// DefaultOutboxPoll.
+	OutboxPoll time.Duration
+	// OutboxGrace is how long the relay leaves a row to its writer; zero means DefaultOutboxGrace.
+	OutboxGrace time.Duration
 }
 
 // Store is a catalog.Store that caches product reads according to its current Policy.
@@ -107,6 +115,8 @@ type Store struct {
 	now func() time.Time
 	// logOnce rate-limits the logs of Redis trouble.
 	logOnce logLimits
+	// settled holds the outbox rows writers applied, until the relay deletes them.
+	settled settled
 }
 
 // entry is one L1 value: a decoded product or inventory, or a cached "not found"; stamp is the
@@ -144,6 +154,12 @@ func New(src Source, rdb redis.UniversalClient, p Policy, opts Options) (*Store,
 	if opts.Metrics == nil {
 		return nil, errors.New("cache: Options.Metrics is required")
 	}
+	if opts.OutboxPoll <= 0 {
+		opts.OutboxPoll = DefaultOutboxPoll
+	}
+	if opts.OutboxGrace <= 0 {
+		opts.OutboxGrace = DefaultOutboxGrace
+	}
 	if opts.Tracer == nil {
 		opts.Tracer = noop.NewTracerProvider().Tracer("cache")
 	}
@@ -152,6 +168,7 @@ func New(src Source, rdb redis.UniversalClient, p Policy, opts Options) (*Store,
 		bloom: &bloomSet{}, popular: newPopularity(), pending: newPendingSet(), origin: randomToken(),
 		events: make(chan struct{}, 1), warmups: make(chan struct{}, 1), loads: rate.NewLimiter(rate.Inf, 1), warmLoads: rate.NewLimiter(rate.Inf, 1),
 		uniform: mathrand.Float64, now: time.Now, logOnce: newLogLimits(),
+		settled: settled{wake: make(chan struct{}, 1)},
 	}
 	l1, err := otter.New(&otter.Options[string, entry]{
 		MaximumSize:      opts.L1MaxEntries,

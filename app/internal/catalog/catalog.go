@@ -20,6 +20,9 @@ var (
 	ErrUnknownCategory = errors.New("unknown category")
 	// ErrUnavailable means the store cannot be reached; the request may succeed later.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrLockTimeout means a write waited too long for a row another transaction holds; nothing
+	// was written, and the write may succeed when retried a moment later.
+	ErrLockTimeout = errors.New("row locked by another transaction")
 )
 
 // Limits of the read API.

@@ -26,6 +26,7 @@ type Config struct {
 	LogSlowRequest time.Duration
 
 	HTTP      HTTP
+	Overload  Overload
 	Database  Database
 	Redis     Redis
 	Cache     Cache
@@ -68,6 +69,10 @@ type Database struct {
 	ConnMaxIdleTime time.Duration
 	// QueryTimeout bounds every statement the service runs on behalf of a request.
 	QueryTimeout time.Duration
+	// LockTimeout (DB_LOCK_TIMEOUT) bounds how long a write waits for a row lock another
+	// transaction holds (PostgreSQL's lock_timeout); 0 leaves only QueryTimeout. It must be
+	// below QueryTimeout; by default 1s, or half of QueryTimeout when that is shorter.
+	LockTimeout time.Duration
 	// SimulatedLatency is added to every product detail load to imitate a remote database.
 	SimulatedLatency time.Duration
 	// MigrateOnStart applies pending migrations when serve starts.
@@ -102,6 +107,10 @@ type Cache struct {
 	L1MaxEntries int
 	BloomRebuild time.Duration
 	HotLimit     int
+	// OutboxPoll is how often the outbox relay looks for invalidations no commit woke it for.
+	OutboxPoll time.Duration
+	// OutboxGrace is how long the relay leaves a fresh outbox row to the write that made it.
+	OutboxGrace time.Duration
 }
 
 // Telemetry holds where logs, traces and profiles go.
@@ -165,6 +174,7 @@ func Load(lookup Lookup) (Config, error) {
 			MaxBodyBytes:      int64(r.integer("HTTP_MAX_BODY_BYTES", 1<<20, 1, 64<<20)),
 			CacheMaxAge:       r.duration("HTTP_CACHE_MAX_AGE", 5*time.Second, 0),
 		},
+		Overload: r.overload(),
 		Database: Database{
 			URL:              r.databaseURL("DATABASE_URL", DefaultDatabaseURL),
 			ReplicaURLs:      r.databaseURLs("DATABASE_REPLICA_URLS"),
@@ -190,6 +200,8 @@ func Load(lookup Lookup) (Config, error) {
 			L1MaxEntries: r.integer("CACHE_L1_MAX_ENTRIES", 100_000, 1, 100_000_000),
 			BloomRebuild: r.duration("CACHE_BLOOM_REBUILD", 10*time.Minute, time.Second),
 			HotLimit:     r.integer("CACHE_HOT_LIMIT", 5_000, 1, 1_000_000),
+			OutboxPoll:   r.duration("CACHE_OUTBOX_POLL", time.Second, 10*time.Millisecond),
+			OutboxGrace:  r.duration("CACHE_OUTBOX_GRACE", time.Second, time.Millisecond),
 		},
 		Telemetry: Telemetry{
 			LokiURL:           r.httpURL("LOKI_URL"),
@@ -216,6 +228,12 @@ func Load(lookup Lookup) (Config, error) {
 	if cfg.Database.MaxIdleConns > cfg.Database.MaxOpenConns {
 		r.fail("DB_MAX_IDLE_CONNS", "must not exceed DB_MAX_OPEN_CONNS (%d)", cfg.Database.MaxOpenConns)
 	}
+	// A lock wait ends well before the statement's deadline, so that it is told apart from a
+	// database that does not answer.
+	cfg.Database.LockTimeout = r.duration("DB_LOCK_TIMEOUT", min(time.Second, cfg.Database.QueryTimeout/2), 0)
+	if cfg.Database.LockTimeout >= cfg.Database.QueryTimeout {
+		r.fail("DB_LOCK_TIMEOUT", "must be below DB_QUERY_TIMEOUT (%s), or 0 to turn it off", cfg.Database.QueryTimeout)
+	}
 	if cfg.Redis.Cluster && cfg.Redis.MasterName != "" {
 		r.fail("REDIS_CLUSTER", "cannot be combined with REDIS_MASTER_NAME (Sentinel)")
 	}
@@ -241,6 +259,7 @@ func (c Config) Fields() map[string]any {
 		"database_url":          RedactURL(c.Database.URL),
 		"database_replica_urls": redactURLs(c.Database.ReplicaURLs),
 		"db_read_your_writes":   c.Database.ReadYourWrites.String(),
+		"db_lock_timeout":       c.Database.LockTimeout.String(),
 		"db_max_open_conns":     c.Database.MaxOpenConns,
 		"db_simulated_latency":  c.Database.SimulatedLatency.String(),
 		"migrate_on_start":      c.Database.MigrateOnStart,
@@ -252,6 +271,8 @@ func (c Config) Fields() map[string]any {
 		"http_read_timeout":     c.HTTP.ReadTimeout.String(),
 		"http_idle_timeout":     c.HTTP.IdleTimeout.String(),
 		"http_read_hdr_timeout": c.HTTP.ReadHeaderTimeout.String(),
+		"http_max_in_flight":    c.Overload.MaxInFlight,
+		"http_client_rate":      c.Overload.ClientRate,
 		"redis_addrs":           strings.Join(c.Redis.Addrs, ","),
 		"redis_master_name":     c.Redis.MasterName,
 		"redis_cluster":         c.Redis.Cluster,
@@ -260,10 +281,11 @@ func (c Config) Fields() map[string]any {
 		"cache_preset":          c.Cache.Preset,
 		"cache_policy":          c.Cache.Policy,
 		"cache_namespace":       c.Cache.Namespace,
+		"cache_outbox_poll":     c.Cache.OutboxPoll.String(),
 		"loki_url":              RedactURL(c.Telemetry.LokiURL),
 		"log_file":              c.Telemetry.LogFile,
 		"otel_endpoint":         RedactURL(c.Telemetry.OTLPEndpoint),
-		"otel_sampler":          c.Telemetry.TracesSampler + " " + c.Telemetry.TracesSamplerArg,
+		"otel_sampler":          strings.TrimSpace(c.Telemetry.TracesSampler + " " + c.Telemetry.TracesSamplerArg),
 		"pprof_addr":            c.Telemetry.PprofAddr,
 		"pyroscope_url":         RedactURL(c.Telemetry.PyroscopeURL),
 	}

@@ -14,7 +14,7 @@ var provisionedUIDs = map[string]string{"prometheus": "prometheus", "loki": "lok
 // builtinUIDs are Grafana's own data sources, valid without provisioning.
 var builtinUIDs = map[string]bool{"-- Grafana --": true, "-- Mixed --": true, "-- Dashboard --": true, "grafana": true}
 
-// wantDashboards are the lab's dashboards by uid: links and the README name them.
+// wantDashboards are the lab's dashboards by uid: links and the docs name them.
 var wantDashboards = []string{"ps-overview", "ps-cache-lab", "ps-datastores", "ps-logs", "ps-load-test"}
 
 // TestDashboards checks each dashboard as Grafana will load it: identity, panels, data sources

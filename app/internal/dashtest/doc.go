@@ -4,7 +4,7 @@
 // The tests check that every dashboard is valid JSON with a fixed uid, a title, a description,
 // unique panel ids and data sources that grafana/provisioning provides; that the data sources link
 // metrics, logs and traces to each other; that every alert has a severity, a summary, a
-// description, a runbook section in README.md and a promtool unit test that fires it and one that
+// description, a runbook section in docs/alerts.md and a promtool unit test that fires it and one that
 // does not; and, when promtool is on the PATH (required when CI is set), that `promtool check
 // config`, `promtool check rules` and `promtool test rules` pass.
 //

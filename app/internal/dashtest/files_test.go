@@ -20,7 +20,7 @@ const (
 	promConfigFile  = repoRoot + "/prometheus/prometheus.yml"
 	rulesDir        = repoRoot + "/prometheus/rules"
 	rulesTestsDir   = repoRoot + "/prometheus/rules/tests"
-	readmeFile      = repoRoot + "/README.md"
+	runbooksFile    = repoRoot + "/docs/alerts.md"
 )
 
 // dashboard is one dashboard file, decoded generically: the tests read what Grafana reads.

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/product-service-lab/product-service/app/internal/docsnippets"
 )
 
 // TestRecordingRuleNames: level:metric:operations, each name recorded once.
@@ -30,14 +32,17 @@ func TestRecordingRuleNames(t *testing.T) {
 }
 
 // TestAlertsDocumented: every alert has a severity, a summary, a description and a runbook that
-// is a section of README.md.
+// is a section of docs/alerts.md.
 func TestAlertsDocumented(t *testing.T) {
-	readme, err := os.ReadFile(readmeFile)
+	runbooks, err := os.ReadFile(runbooksFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	anchors := headingAnchors(string(readme))
-	runbook := regexp.MustCompile(`^README\.md#([a-z0-9-]+)$`)
+	anchors, err := docsnippets.Anchors(runbooks)
+	if err != nil {
+		t.Fatalf("%s: %v", runbooksFile, err)
+	}
+	runbook := regexp.MustCompile(`^docs/alerts\.md#([a-z0-9-]+)$`)
 	n := 0
 	for _, r := range rules(t) {
 		if r.Alert == "" {
@@ -55,35 +60,15 @@ func TestAlertsDocumented(t *testing.T) {
 		m := runbook.FindStringSubmatch(r.Annotations["runbook"])
 		switch {
 		case m == nil:
-			t.Errorf("%s: runbook %q, want README.md#<section>", r.Alert, r.Annotations["runbook"])
+			t.Errorf("%s: runbook %q, want docs/alerts.md#<section>", r.Alert, r.Annotations["runbook"])
 		case !anchors[m[1]]:
-			t.Errorf("%s: runbook %s: README.md has no heading with anchor #%s (e.g. \"### %s\")",
+			t.Errorf("%s: runbook %s: docs/alerts.md has no heading with anchor #%s (e.g. \"## %s\")",
 				r.Alert, r.Annotations["runbook"], m[1], headingFor(m[1]))
 		}
 	}
 	if n == 0 {
 		t.Error("no alerts")
 	}
-}
-
-// headingAnchors returns the anchors GitHub gives the Markdown headings of doc: lower case,
-// punctuation dropped, spaces to dashes.
-func headingAnchors(doc string) map[string]bool {
-	drop := regexp.MustCompile(`[^\p{L}\p{N} _-]`)
-	anchors := map[string]bool{}
-	inFence := false
-	for _, line := range strings.Split(doc, "\n") {
-		if strings.HasPrefix(line, "```") {
-			inFence = !inFence
-		}
-		if inFence || !strings.HasPrefix(line, "#") {
-			continue
-		}
-		text := strings.TrimSpace(strings.TrimLeft(line, "#"))
-		slug := strings.ReplaceAll(drop.ReplaceAllString(strings.ToLower(text), ""), " ", "-")
-		anchors[slug] = true
-	}
-	return anchors
 }
 
 // headingFor suggests a heading that has the anchor: "runbook-cache-lock-timeouts" becomes

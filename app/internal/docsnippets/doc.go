@@ -15,4 +15,9 @@
 // dependency of this module (its go.mod replaces dskit's memberlist and more, which a dependent
 // module does not inherit); the end-to-end test (app/e2e, TestStack) runs every snippet against
 // a real Prometheus and Loki, and that is where LogQL is parsed in full.
+//
+// Links and Anchors read the documents' inline links and the anchors GitHub gives their headings;
+// the package's tests check with them that every relative link and #anchor of README.md and
+// docs/*.md resolves, and that the shell examples can be copied and run twice (header names
+// matched with grep -i, writes to the id a create returned).
 package docsnippets

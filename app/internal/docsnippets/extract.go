@@ -129,6 +129,7 @@ type openFence struct {
 	indent int    // spaces before the fence, removed from its lines
 	marker string // ``` or ~~~ (or longer): the closing fence repeats it at least as long
 	lang   Lang   // promql, logql, or "" for any other block
+	info   string // the info string's first word, lower case: "sh", "promql", "" when none
 }
 
 // opening recognises the first line of a fenced code block.
@@ -146,7 +147,8 @@ func opening(line string, n int) (openFence, bool) {
 		}
 		f := openFence{line: n, indent: indent, marker: rest[:run]}
 		if fields := strings.Fields(info); len(fields) > 0 {
-			switch l := Lang(strings.ToLower(fields[0])); l {
+			f.info = strings.ToLower(fields[0])
+			switch l := Lang(f.info); l {
 			case PromQL, LogQL:
 				f.lang = l
 			}
@@ -181,6 +183,7 @@ func heading(line string) (string, bool) {
 	return strings.TrimSpace(strings.TrimRight(strings.TrimSpace(t[level:]), "#")), true
 }
 
-// Documents are the Markdown files of the repository whose snippets the tests check and run,
-// relative to the repository root.
-var Documents = []string{"README.md", "docs/troubleshooting.md"}
+// Documents are the Markdown files of the repository that hold PromQL or LogQL snippets, relative
+// to the repository root: the tests check their snippets and the end-to-end test runs them. A
+// test keeps the list equal to the documents (README.md, docs/*.md) that have such a block.
+var Documents = []string{"README.md", "docs/queries.md", "docs/telemetry.md", "docs/troubleshooting.md"}

@@ -40,7 +40,8 @@ func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
 // UserIDHeader names the user a request is made for, when the caller says so.
 const UserIDHeader = "X-User-ID"
 
-// accessLog writes one JSON line per request: 5xx at error, 4xx and slow requests at warn. A 503
+// accessLog writes one JSON line per request: 5xx at error, 4xx and slow requests at warn, but a
+// request refused by overload protection at info, with its reason in "shed". A 503
 // of /ready is a warning too: "not ready yet" is the probe's answer while the service starts (or
 // a dependency is away), not a fault of the request. preset returns the cache preset in force
 // (empty when there is no cache). Headers are never logged.
@@ -52,7 +53,11 @@ func accessLog(log *logrus.Logger, slow time.Duration, preset func() string) gin
 		status := c.Writer.Status()
 		route := routeLabel(c)
 		level := logrus.InfoLevel
+		shed := c.GetString(shedKey)
 		switch {
+		case shed != "":
+			// Refused by overload protection: counted by app_overload_rejected_total; a warning
+			// per refusal would make a flood cost more to log than to refuse.
 		case status >= 500 && !(route == readyRoute && status == http.StatusServiceUnavailable):
 			level = logrus.ErrorLevel
 		case status >= 400 || elapsed > slow:
@@ -79,6 +84,9 @@ func accessLog(log *logrus.Logger, slow time.Duration, preset func() string) gin
 		}
 		if u := c.GetHeader(UserIDHeader); u != "" && saneRequestID.MatchString(u) {
 			fields["user_id"] = u
+		}
+		if shed != "" {
+			fields["shed"] = shed
 		}
 		if err := c.Errors.Last(); err != nil {
 			fields["error"] = err.Err.Error()

@@ -66,6 +66,12 @@ func problemFor(err error) *Problem {
 	case errors.Is(err, catalog.ErrUnknownCategory):
 		p = newProblem(http.StatusUnprocessableEntity, "unknown-category", "category_id names no existing category")
 		p.Errors = map[string]string{"category_id": "does not exist"}
+	case errors.Is(err, catalog.ErrLockTimeout):
+		// 409, not 503: the database is healthy and nothing was written; this request met another
+		// one changing the same product. A 503 would read as an outage to clients, probes and
+		// alerts; Retry-After says when to try again.
+		p = newProblem(http.StatusConflict, "lock-timeout",
+			"another request is changing this product and holds it; nothing was written, retry in a moment")
 	case errors.Is(err, catalog.ErrUnavailable):
 		p = newProblem(http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry later")
 	case errors.Is(err, context.Canceled):
@@ -86,7 +92,7 @@ func writeProblem(c *gin.Context, p *Problem) {
 	if out.Instance == "" {
 		out.Instance = c.Request.URL.Path
 	}
-	if out.Status == http.StatusServiceUnavailable {
+	if out.Status == http.StatusServiceUnavailable || out.Type == ProblemTypePrefix+"lock-timeout" {
 		c.Header("Retry-After", "1")
 	}
 	if out.Status == http.StatusUnauthorized {

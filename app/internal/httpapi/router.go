@@ -37,7 +37,10 @@ type Deps struct {
 	Tracer trace.TracerProvider
 	// Faults, when set, can fail requests on purpose (fault injection).
 	Faults FaultInjector
-	Log    *logrus.Logger
+	// Overload, when set, guards the product routes (reads and writes) with per-client rate limits
+	// and a bound on concurrent work; probes, /metrics and the admin routes are never limited.
+	Overload *Overload
+	Log      *logrus.Logger
 }
 
 // FaultInjector is what the router needs of fault injection: a middleware that fails some requests
@@ -97,14 +100,20 @@ func New(d Deps, opts Options) *gin.Engine {
 
 	h := productHandlers{store: d.Store, maxBodyBytes: opts.MaxBodyBytes, cacheControl: cacheControl(opts.CacheMaxAge)}
 	api := r.Group("/api/v1")
-	api.GET("/products", handle(h.list))
-	api.GET("/products/:id", handle(h.get))
-	api.GET("/products/:id/inventory", handle(h.inventory))
+	products := api.Group("")
+	if d.Overload != nil {
+		products.Use(d.Overload.middleware())
+	}
+	products.GET("/products", handle(h.list))
+	products.GET("/products/:id", handle(h.get))
+	products.GET("/products/:id/inventory", handle(h.inventory))
+
+	writes := products.Group("", requireAdmin(opts.AdminToken))
+	writes.POST("/products", handle(h.create))
+	writes.PUT("/products/:id", handle(h.update))
+	writes.DELETE("/products/:id", handle(h.remove))
 
 	admin := api.Group("", requireAdmin(opts.AdminToken))
-	admin.POST("/products", handle(h.create))
-	admin.PUT("/products/:id", handle(h.update))
-	admin.DELETE("/products/:id", handle(h.remove))
 	if d.Cache != nil {
 		a := cacheHandlers{cache: d.Cache, maxBodyBytes: opts.MaxBodyBytes, warmupWait: warmupWait}
 		admin.GET("/admin/cache", handle(a.get))

@@ -59,7 +59,7 @@ const (
 	image         = "product-service-lab/product-service"
 )
 
-// userSecret holds example values of the Secret the user creates (README, Kubernetes), so the
+// userSecret holds example values of the Secret the user creates (docs/kubernetes.md), so the
 // rendered environment can be passed to config.Load.
 var userSecret = map[string]string{
 	"DATABASE_URL":          "postgres://app:secret@postgres:5432/products?sslmode=require",
@@ -292,7 +292,7 @@ func checkEnvironment(t *testing.T, svc service, ov overlay, objs Objects, ctr c
 			t.Errorf("%s is set but config.Load never reads it", name)
 		}
 		if !svc.documented[name] {
-			t.Errorf("%s is set but not in README's Configuration table", name)
+			t.Errorf("%s is set but not in the Configuration table (docs/configuration.md)", name)
 		}
 	}
 	// Secrets come from the Secret only, never from the ConfigMap or a literal value.
@@ -308,9 +308,9 @@ func checkEnvironment(t *testing.T, svc service, ov overlay, objs Objects, ctr c
 			t.Errorf("%s optional=%v: only DATABASE_REPLICA_URLS may be missing", name, optional)
 		}
 		if !ov.generatedSecret {
-			// The user creates this Secret: the README says what it holds.
+			// The user creates this Secret: docs/kubernetes.md says what it holds.
 			if !strings.Contains(svc.kubernetes, "`"+ref.Key+"`") || !strings.Contains(svc.kubernetes, secretName) {
-				t.Errorf("README's Kubernetes section does not tell users to put %s in %s", ref.Key, secretName)
+				t.Errorf("docs/kubernetes.md does not tell users to put %s in %s", ref.Key, secretName)
 			}
 			if ref.Name != secretName {
 				t.Errorf("%s comes from Secret %s, want the user's %s", name, ref.Name, secretName)

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -29,9 +28,9 @@ type service struct {
 	families map[string]*dto.MetricFamily
 	// variables are the names config.Load reads.
 	variables map[string]bool
-	// documented are the names of the README's Configuration table.
+	// documented are the names of the Configuration table (docs/configuration.md).
 	documented map[string]bool
-	// kubernetes is the README's Kubernetes section.
+	// kubernetes is the Kubernetes page (docs/kubernetes.md).
 	kubernetes string
 	// uid is the Dockerfile's USER.
 	uid int64
@@ -58,17 +57,16 @@ func newService(t *testing.T) service {
 	if _, err := config.Load(func(key string) (string, bool) { s.variables[key] = true; return "", false }); err != nil {
 		t.Fatalf("config.Load with an empty environment: %v", err)
 	}
-	readme, err := os.ReadFile(root + "/README.md")
+	kubernetes, err := os.ReadFile(root + "/docs/kubernetes.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, s.kubernetes, _ = strings.Cut(string(readme), "\n## Kubernetes\n")
-	s.kubernetes, _, _ = strings.Cut(s.kubernetes, "\n## ")
-	_, table, ok := strings.Cut(string(readme), "\n## Configuration\n")
-	if !ok {
-		t.Fatal(`README.md has no "## Configuration" section`)
+	s.kubernetes = string(kubernetes)
+	configuration, err := os.ReadFile(root + "/docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
 	}
-	table, _, _ = strings.Cut(table, "\n## ")
+	table := string(configuration)
 	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z0-9_]+)` \\|").FindAllStringSubmatch(table, -1) {
 		s.documented[m[1]] = true
 	}

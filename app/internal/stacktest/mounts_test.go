@@ -4,6 +4,7 @@ package stacktest_test
 // service looks for it, and every server keeps its state on a named volume.
 
 import (
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -15,8 +16,9 @@ import (
 )
 
 // outputMounts are the bind mounts a service writes to: k6 writes its JSON summaries into the
-// repository's (gitignored) results/ directory, which Docker creates when it is missing.
-var outputMounts = map[string]string{"k6": "results"}
+// repository's (gitignored) results/ directory, which Docker creates when it is missing, and
+// results-dir makes it writable for k6 first.
+var outputMounts = map[string]string{"k6": "results", "results-dir": "results"}
 
 // TestComposeBindMountsExist: a bind mount of a missing path makes Docker create an empty
 // directory in its place, and the service starts with no config (or fails far from the cause).
@@ -139,4 +141,82 @@ func hostPath(s types.ServiceConfig, file string) (string, bool) {
 		}
 	}
 	return found, found != ""
+}
+
+// TestComposeOutputDirsWritable: every directory a service writes through a bind mount is
+// writable by the user it runs as. A directory missing from a fresh clone is created by Docker,
+// owned by root with mode 755, so a service that does not run as root needs a one-shot job it
+// waits for that runs as root on the same directory and opens it (chmod 0777, or a chown to the
+// writer's uid). k6 (uid 12345) could not write its summaries to ./results without one.
+func TestComposeOutputDirsWritable(t *testing.T) {
+	p := loadAll(t)
+	outputs := 0
+	for _, name := range p.ServiceNames() {
+		s := service(t, p, name)
+		for _, v := range s.Volumes {
+			if v.Type != types.VolumeTypeBind || v.ReadOnly {
+				continue
+			}
+			outputs++
+			if err := writable(p, s, v); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	}
+	if outputs == 0 {
+		t.Error("no read-write bind mount found; the loader no longer resolves them as this test expects")
+	}
+}
+
+// TestWritableNeedsAnOpener shows writable rejecting the k6 service as it was: no job opens
+// ./results for uid 12345.
+func TestWritableNeedsAnOpener(t *testing.T) {
+	p := loadAll(t)
+	k6 := service(t, p, "k6")
+	delete(k6.DependsOn, "results-dir")
+	for _, v := range k6.Volumes {
+		if v.Type == types.VolumeTypeBind && !v.ReadOnly {
+			if err := writable(p, k6, v); err == nil {
+				t.Error("k6 without results-dir: writable found no problem")
+			}
+			return
+		}
+	}
+	t.Fatal("k6 has no read-write bind mount")
+}
+
+// writable returns why the bind mount v of s may not be writable by the user s runs as.
+func writable(p *types.Project, s types.ServiceConfig, v types.ServiceVolumeConfig) error {
+	uid, err := runsAs(s)
+	if err != nil {
+		return err
+	}
+	if uid == 0 {
+		return nil
+	}
+	for dep, cfg := range s.DependsOn {
+		if cfg.Condition != types.ServiceConditionCompletedSuccessfully {
+			continue
+		}
+		job, err := p.GetService(dep)
+		if err != nil {
+			continue
+		}
+		if jobUID, err := runsAs(job); err != nil || jobUID != 0 {
+			continue
+		}
+		for _, jv := range job.Volumes {
+			if jv.Type != types.VolumeTypeBind || jv.Source != v.Source || jv.ReadOnly {
+				continue
+			}
+			script := strings.Join(append(append([]string{}, job.Entrypoint...), job.Command...), " ")
+			target := path.Clean(jv.Target)
+			if strings.Contains(script, "chmod 0777 "+target) || strings.Contains(script, fmt.Sprintf("chown %d ", uid)) {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("writes to %s (from %s) as uid %d, and no one-shot job it waits for (service_completed_successfully) "+
+		"runs as root on that directory to open it (chmod 0777 %s); Docker creates a missing one owned by root, mode 755",
+		v.Target, v.Source, uid, v.Target)
 }

@@ -8,10 +8,10 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/config"
 )
 
-// TestReadmeDocumentsEveryVariable keeps the README's configuration table true: every variable
-// config.Load reads has a row.
+// TestReadmeDocumentsEveryVariable keeps the configuration table (docs/configuration.md) true:
+// every variable config.Load reads has a row.
 func TestReadmeDocumentsEveryVariable(t *testing.T) {
-	readme, err := os.ReadFile("../../../README.md")
+	readme, err := os.ReadFile("../../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 	}
 	for _, key := range read {
 		if !strings.Contains(string(readme), "| `"+key+"` |") {
-			t.Errorf("README.md has no configuration row for %s", key)
+			t.Errorf("docs/configuration.md has no configuration row for %s", key)
 		}
 	}
 }

@@ -71,6 +71,7 @@ var stackServices = map[string]stackService{
 	"grafana":           {kind: longRunning},
 	"traffic":           {kind: longRunning},
 	"k6":                {kind: oneShot, profile: loadProfile},
+	"results-dir":       {kind: oneShot, profile: loadProfile},
 	"edge":              {kind: longRunning, profile: edgeProfile},
 	"edge-logs":         {kind: longRunning, profile: edgeProfile},
 }
@@ -193,6 +194,7 @@ func TestComposeHealthchecks(t *testing.T) {
 		// the path); empty for one-shot jobs, whose health check must be disabled instead.
 		wantIn string
 	}{
+		// -h: over TCP, as clients connect (TestComposePostgresHealthOverTCP).
 		{service: "postgres", wantIn: "pg_isready"},
 		{service: "postgres-replica", wantIn: "pg_isready"},
 		{service: "redis", wantIn: "ping"},
@@ -212,6 +214,7 @@ func TestComposeHealthchecks(t *testing.T) {
 		{service: "migrate"},
 		{service: "seed"},
 		{service: "k6"},
+		{service: "results-dir"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.service, func(t *testing.T) {
@@ -297,7 +300,8 @@ func TestComposeDependencies(t *testing.T) {
 		"pyroscope":         {},
 		"grafana":           {"prometheus": healthy, "loki": healthy, "tempo": healthy, "pyroscope": healthy},
 		"traffic":           {"nginx": healthy, "prometheus": healthy},
-		"k6":                {"nginx": healthy, "prometheus": healthy},
+		"k6":                {"nginx": healthy, "prometheus": healthy, "results-dir": completed},
+		"results-dir":       {},
 		"edge":              {"nginx": healthy},
 		"edge-logs":         {"loki": healthy, "edge": healthy},
 	}
@@ -730,5 +734,39 @@ func TestComposeApplicationServicesHardened(t *testing.T) {
 	}
 	if seen < 3 {
 		t.Errorf("%d services run %s, want migrate, seed and product-service at least", seen, image)
+	}
+}
+
+// TestComposePostgresHealthOverTCP: every PostgreSQL server's health check proves that TCP
+// accepts connections, as its clients connect. pg_isready without -h asks the Unix socket, and
+// on the first start of an empty volume the official image's entrypoint runs a temporary,
+// socket-only server (listen_addresses=”) for initdb and its scripts: the check passed, migrate
+// connected over TCP, was refused and stopped the start.
+func TestComposePostgresHealthOverTCP(t *testing.T) {
+	p := loadAll(t)
+	servers := 0
+	for _, name := range p.ServiceNames() {
+		s := service(t, p, name)
+		if !strings.HasPrefix(s.Image, "postgres:") || stackServices[name].kind != longRunning {
+			continue
+		}
+		servers++
+		t.Run(name, func(t *testing.T) {
+			hc := s.HealthCheck
+			if hc == nil || len(hc.Test) < 2 || hc.Test[1] != "pg_isready" {
+				t.Fatalf("health check %v: want [\"CMD\", \"pg_isready\", …]", hc)
+			}
+			flags := parseFlags(hc.Test[2:])
+			host, port := flags["-h"], flags["-p"]
+			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+				t.Errorf("health check %q: want -h 127.0.0.1 (TCP); without it, or with a directory, pg_isready asks the Unix socket", hc.Test)
+			}
+			if n, err := strconv.Atoi(port); err != nil || !slices.Contains(listens[name], n) {
+				t.Errorf("health check %q: want -p with the port %s listens on, %v", hc.Test, name, listens[name])
+			}
+		})
+	}
+	if servers < 2 {
+		t.Errorf("%d PostgreSQL servers found, want postgres and postgres-replica", servers)
 	}
 }

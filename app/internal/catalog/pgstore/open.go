@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -22,12 +24,24 @@ type Pool struct {
 }
 
 // Open connects to the database at dsn, sizes its pool and checks that it answers. log receives
-// GORM's own messages; nil silences them.
+// GORM's own messages; nil silences them. Once a connection of the pool was lost (see connLost),
+// every other one is pinged before it serves again, so that a read retried after the loss gets a
+// live connection.
 func Open(ctx context.Context, dsn string, pool Pool, log logger.Interface) (*gorm.DB, error) {
+	return open(ctx, dsn, pool, log, newConnLoss())
+}
+
+// open is Open with the connLoss the pool consults.
+func open(ctx context.Context, dsn string, pool Pool, log logger.Interface, loss *connLoss) (*gorm.DB, error) {
 	if log == nil {
 		log = logger.Discard
 	}
-	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{
+	connCfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	conns := stdlib.OpenDB(*connCfg, stdlib.OptionShouldPing(loss.shouldPing))
+	db, err := gorm.Open(postgres.New(postgres.Config{Conn: conns}), &gorm.Config{
 		Logger:                 log,
 		SkipDefaultTransaction: true,
 		// Open pings itself, with a bound. GORM's own ping would also run for every replica pool
@@ -37,6 +51,11 @@ func Open(ctx context.Context, dsn string, pool Pool, log logger.Interface) (*go
 		NowFunc:              func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
+		_ = conns.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := db.Use(loss); err != nil {
+		_ = conns.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	sqlDB, err := db.DB()

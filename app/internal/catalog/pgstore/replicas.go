@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"sync"
@@ -16,8 +15,6 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/plugin/dbresolver"
-
-	"github.com/product-service-lab/product-service/app/internal/catalog"
 )
 
 // Database roles, as metrics and spans name them.
@@ -147,18 +144,6 @@ func (s *Store) reader(ctx context.Context, ids ...int64) (*gorm.DB, bool) {
 		return db.Clauses(dbresolver.Write), true
 	}
 	return db, false
-}
-
-// read runs a read through reader and, when a replica failed to answer, once more on the
-// primary: a replica that is down costs the primary the load, not the caller an error.
-func (s *Store) read(ctx context.Context, ids []int64, q func(db *gorm.DB) error) error {
-	db, primary := s.reader(ctx, ids...)
-	err := classify(q(db))
-	if err == nil || primary || !s.opts.Replicated || !errors.Is(err, catalog.ErrUnavailable) || ctx.Err() != nil {
-		return err
-	}
-	s.bypass("replica_failed")
-	return classify(q(s.db.WithContext(ctx).Clauses(dbresolver.Write)))
 }
 
 func (s *Store) bypass(reason string) {

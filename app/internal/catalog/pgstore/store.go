@@ -28,6 +28,10 @@ type Options struct {
 	// ReadYourWrites is how long after a write (see MarkWritten) reads of its row go to the
 	// primary; it should exceed the replicas' usual replay lag.
 	ReadYourWrites time.Duration
+	// LockTimeout bounds how long a write waits for a row lock another transaction holds
+	// (PostgreSQL's lock_timeout, set for each write transaction); past it the write fails with
+	// catalog.ErrLockTimeout and changes nothing. Zero leaves only QueryTimeout.
+	LockTimeout time.Duration
 }
 
 // Store is the PostgreSQL implementation of catalog.Store.
@@ -35,11 +39,12 @@ type Store struct {
 	db     *gorm.DB
 	opts   Options
 	recent recentWrites
+	loss   *connLoss // nil when db was not made by Open
 }
 
 // New returns a Store over db.
 func New(db *gorm.DB, opts Options) *Store {
-	return &Store{db: db, opts: opts}
+	return &Store{db: db, opts: opts, loss: lossOf(db)}
 }
 
 // Ping checks that the database answers.

@@ -333,7 +333,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		t.Fatalf("second Migrate applied %v, err %v; want nothing", applied, err)
 	}
 	v, err := pgstore.SchemaVersion(context.Background(), sqlDB)
-	if err != nil || v != 2 {
-		t.Fatalf("SchemaVersion = %d, %v; want 2", v, err)
+	if err != nil || v != 3 {
+		t.Fatalf("SchemaVersion = %d, %v; want 3", v, err)
 	}
 }

@@ -6,19 +6,23 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/plugin/dbresolver"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 )
 
-// Create stores a new product and its inventory in one transaction and returns its detail.
+// Create stores a new product and its inventory in one transaction and returns its detail. Each
+// write (Create, Update, Delete) records its cache invalidation in the same transaction (the
+// cache outbox; see Outbox).
 func (s *Store) Create(ctx context.Context, in catalog.ProductInput) (catalog.Product, error) {
 	defer s.observe("create", time.Now())
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var out catalog.Product
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, "create", func(tx *gorm.DB) error {
 		row := productRow{
 			SKU:         in.SKU,
 			Name:        in.Name,
@@ -39,8 +43,10 @@ func (s *Store) Create(ctx context.Context, in catalog.ProductInput) (catalog.Pr
 			return err
 		}
 		var err error
-		out, err = detail(ctx, tx, row.ID)
-		return err
+		if out, err = detail(ctx, tx, row.ID); err != nil {
+			return err
+		}
+		return record(tx, catalog.OpCreate, out.ID, out.Version)
 	})
 	if err != nil {
 		return catalog.Product{}, fmt.Errorf("create product %q: %w", in.SKU, classify(err))
@@ -56,7 +62,7 @@ func (s *Store) Update(ctx context.Context, id int64, in catalog.ProductInput, i
 	defer cancel()
 	defer s.MarkWritten(id)
 	var out catalog.Product
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, "update", func(tx *gorm.DB) error {
 		q := tx.Model(&productRow{}).Where("id = ?", id)
 		if ifVersion != 0 {
 			q = q.Where("version = ?", ifVersion)
@@ -86,8 +92,10 @@ func (s *Store) Update(ctx context.Context, id int64, in catalog.ProductInput, i
 			}
 		}
 		var err error
-		out, err = detail(ctx, tx, id)
-		return err
+		if out, err = detail(ctx, tx, id); err != nil {
+			return err
+		}
+		return record(tx, catalog.OpUpdate, id, out.Version)
 	})
 	if errors.Is(err, errRowsAffected) {
 		err = s.missingOrStale(ctx, id)
@@ -98,19 +106,29 @@ func (s *Store) Update(ctx context.Context, id int64, in catalog.ProductInput, i
 	return out, nil
 }
 
-// Delete removes a product; inventory and reviews go with it (ON DELETE CASCADE).
+// Delete removes a product; inventory and reviews go with it (ON DELETE CASCADE). It is a
+// transaction of one statement, so that its lock wait is bounded like the other writes'.
 func (s *Store) Delete(ctx context.Context, id int64, ifVersion int64) error {
 	defer s.observe("delete", time.Now())
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	defer s.MarkWritten(id)
-	q := s.db.WithContext(ctx).Where("id = ?", id)
-	if ifVersion != 0 {
-		q = q.Where("version = ?", ifVersion)
-	}
-	res := q.Delete(&productRow{})
-	err := res.Error
-	if err == nil && res.RowsAffected == 0 {
+	err := s.write(ctx, "delete", func(tx *gorm.DB) error {
+		q := tx.Where("id = ?", id)
+		if ifVersion != 0 {
+			q = q.Where("version = ?", ifVersion)
+		}
+		var row productRow
+		res := q.Clauses(clause.Returning{Columns: []clause.Column{{Name: "version"}}}).Delete(&row)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return errRowsAffected
+		}
+		return record(tx, catalog.OpDelete, id, row.Version)
+	})
+	if errors.Is(err, errRowsAffected) {
 		err = s.missingOrStale(ctx, id)
 	}
 	if err != nil {
@@ -130,4 +148,63 @@ func (s *Store) missingOrStale(ctx context.Context, id int64) error {
 		return catalog.ErrNotFound
 	}
 	return catalog.ErrVersionMismatch
+}
+
+// write runs fn in a transaction on the primary, the one way every write goes. Its lock waits are
+// bounded by LockTimeout (SET LOCAL lock_timeout, so the setting ends with the transaction and
+// never reaches a read that gets the connection next); a write that ran out of it fails with
+// catalog.ErrLockTimeout, is rolled back and counted in db_lock_timeouts_total{operation}.
+//
+// A BEGIN that failed because the server had closed the connection (see connLost) is run once
+// more on another connection: nothing of the write ran yet. Nothing after it is ever run again:
+// whether a statement that failed took effect is not known, and the caller decides.
+func (s *Store) write(ctx context.Context, operation string, fn func(tx *gorm.DB) error) (err error) {
+	again := false
+	tx, err := backoff.Retry(ctx, func() (*gorm.DB, error) {
+		bctx := ctx
+		if again {
+			bctx = withPing(ctx)
+		}
+		tx := s.db.WithContext(bctx).Begin()
+		if tx.Error == nil {
+			return tx, nil
+		}
+		lost := connLost(tx.Error)
+		if lost {
+			s.loss.mark()
+		}
+		if again || !lost || ctx.Err() != nil {
+			return nil, backoff.Permanent(tx.Error)
+		}
+		s.retried("begin", retryConnLost)
+		again = true
+		return nil, tx.Error
+	}, retryOnce()...)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tx.Rollback()
+		}
+		if errors.Is(classify(err), catalog.ErrLockTimeout) && s.opts.Metrics != nil {
+			s.opts.Metrics.lockWaits.WithLabelValues(operation).Inc()
+		}
+	}()
+	if s.opts.LockTimeout > 0 {
+		// SET takes no parameters; the value is a number of milliseconds (0 would disable it).
+		ms := max(s.opts.LockTimeout.Milliseconds(), 1)
+		if err := tx.Exec(fmt.Sprintf("SET LOCAL lock_timeout = %d", ms)).Error; err != nil {
+			return fmt.Errorf("set lock_timeout: %w", err)
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit().Error; err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	committed = true
+	return nil
 }
