@@ -1,7 +1,8 @@
 // Package proctest runs the processes of the end-to-end suite and the failure drills: real
 // binaries (the service, PostgreSQL, Redis, Loki, k6…), each in a process group of its own (so its
 // children stop with it) with its output in a file, stopped at the test's cleanup or killed when
-// the test's context ends. It also hands out free local ports and a clean environment.
+// the test's context ends. It also hands out free local ports and a clean environment, and waits
+// for a condition with no bound but the test binary's deadline (WaitFor, Context).
 package proctest
 
 import (
@@ -242,4 +243,46 @@ func Tool(t testing.TB, env, def string) string {
 		t.Fatal(err)
 	}
 	return abs
+}
+
+// WaitFor polls cond until it holds. It has no bound of its own: a loaded machine may make the
+// wait long, never make it fail. It fails the test shortly before the test binary's deadline
+// (go test -timeout), so a condition that never holds is reported with what was awaited rather
+// than as a timeout panic; without a deadline it waits for ever.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	until, bounded := Deadline(t)
+	for !cond() {
+		if bounded && time.Now().After(until) {
+			t.Fatalf("still waiting for %s at the test's deadline", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Deadline is when a wait with no bound of its own (WaitFor, Context) gives up: a little before
+// the test binary's deadline, leaving time for the failure and the cleanups to be reported. It
+// reports false when the test binary has no deadline (go test -timeout 0).
+func Deadline(t testing.TB) (time.Time, bool) {
+	d, ok := t.(interface{ Deadline() (time.Time, bool) })
+	if !ok {
+		return time.Time{}, false
+	}
+	deadline, bounded := d.Deadline()
+	if !bounded {
+		return time.Time{}, false
+	}
+	return deadline.Add(-min(30*time.Second, time.Until(deadline)/10)), true
+}
+
+// Context is t.Context() ending at Deadline: for a call that takes a context and must not wait
+// past the test binary's deadline, without a bound of its own.
+func Context(t testing.TB) context.Context {
+	ctx := t.Context()
+	if until, bounded := Deadline(t); bounded {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, until)
+		t.Cleanup(cancel)
+	}
+	return ctx
 }
