@@ -28,6 +28,9 @@ type Options struct {
 	// ReadYourWrites is how long after a write (see MarkWritten) reads of its row go to the
 	// primary; it should exceed the replicas' usual replay lag.
 	ReadYourWrites time.Duration
+	// Now is the clock the read-your-writes window is measured by; nil means time.Now. Tests
+	// set it to move past the window without sleeping.
+	Now func() time.Time
 }
 
 // Store is the PostgreSQL implementation of catalog.Store.
