@@ -286,3 +286,69 @@ func Context(t testing.TB) context.Context {
 	}
 	return ctx
 }
+
+// serviceBin is the product-service binary, built once per test binary.
+var serviceBin struct {
+	once sync.Once
+	dir  string
+	path string
+	out  string
+	err  error
+}
+
+// ServiceBinary builds ./app/cmd/product-service as users build it (static, -trimpath), once per
+// test binary, into a temporary directory that RemoveServiceBinary deletes (call it from
+// TestMain). Every package builds it with the same flags, so after the first build the others
+// only link: the Go build cache holds the compiled packages. The build is bounded by no test's
+// context: on a busy machine the first one takes minutes.
+func ServiceBinary(t testing.TB) string {
+	t.Helper()
+	serviceBin.once.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			serviceBin.err = err
+			return
+		}
+		if serviceBin.dir, serviceBin.err = os.MkdirTemp("", "product-service-bin-"); serviceBin.err != nil {
+			return
+		}
+		serviceBin.path = filepath.Join(serviceBin.dir, "product-service")
+		goTool := os.Getenv("GO")
+		if goTool == "" {
+			goTool = "go"
+		}
+		serviceBin.out, serviceBin.err = Run(context.Background(), time.Hour, Spec{
+			Env: append(os.Environ(), "CGO_ENABLED=0"), Bin: goTool, WorkDir: root,
+			Args: []string{"build", "-trimpath", "-o", serviceBin.path, "./app/cmd/product-service"},
+		})
+	})
+	if serviceBin.err != nil {
+		t.Fatalf("go build ./app/cmd/product-service: %v\n%s", serviceBin.err, serviceBin.out)
+	}
+	return serviceBin.path
+}
+
+// RemoveServiceBinary deletes what ServiceBinary built.
+func RemoveServiceBinary() {
+	if serviceBin.dir != "" {
+		_ = os.RemoveAll(serviceBin.dir)
+	}
+}
+
+// moduleRoot is the directory of the go.mod above the working directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("module root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("module root: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -39,7 +40,7 @@ func TestServiceProfiles(t *testing.T) {
 	}
 	db := testdb.New(t)
 	redisAddr := testdb.RedisAddr(t)
-	bin := buildService(t)
+	bin := proctest.ServiceBinary(t)
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "DATABASE_URL=" + db.URL,
 		"REDIS_ADDR=" + redisAddr, "APP_ENV=test", "LOG_LEVEL=warn", "CACHE_PRESET=none",
 		fmt.Sprintf("CACHE_NAMESPACE=profiling-%d", os.Getpid())}
@@ -187,19 +188,6 @@ func (s *service) stop(t *testing.T) {
 	}
 }
 
-// buildService builds ./app/cmd/product-service into a temporary directory.
-func buildService(t *testing.T) string {
-	t.Helper()
-	bin := t.TempDir() + "/product-service"
-	cmd := exec.Command("go", "build", "-o", bin, "./app/cmd/product-service")
-	cmd.Dir = "../../.."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // load reads products 1..200 in a loop until ctx ends.
 func load(ctx context.Context, base string, worker int) {
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -263,4 +251,10 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	proctest.RemoveServiceBinary()
+	os.Exit(code)
 }
