@@ -282,14 +282,7 @@ func TestWatchStopsWithContext(t *testing.T) {
 	cancel()
 	stopped := make(chan struct{})
 	go func() { stop(); close(stopped) }()
-	proctest.WaitFor(t, "stop to return once the context ended", func() bool {
-		select {
-		case <-stopped:
-			return true
-		default:
-			return false
-		}
-	})
+	proctest.WaitClosed(t, "stop to return once the context ended", stopped)
 	if diff := cmp.Diff(mustPreset(t, "protected"), target.Policy()); diff != "" {
 		t.Errorf("{} changed the policy (-want +got):\n%s", diff)
 	}

@@ -260,6 +260,19 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// WaitClosed waits, as WaitFor does, until ch is closed.
+func WaitClosed(t testing.TB, what string, ch <-chan struct{}) {
+	t.Helper()
+	WaitFor(t, what, func() bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
 // Deadline is when a wait with no bound of its own (WaitFor, Context) gives up: a little before
 // the test binary's deadline, leaving time for the failure and the cleanups to be reported. It
 // reports false when the test binary has no deadline (go test -timeout 0).

@@ -224,14 +224,7 @@ func TestStopHonoursItsDeadline(t *testing.T) {
 		err := p.Stop(ctx)
 		stopped.Store(&err)
 	}()
-	proctest.WaitFor(t, "the flush to reach the server", func() bool {
-		select {
-		case <-arrived:
-			return true
-		default:
-			return false
-		}
-	})
+	proctest.WaitClosed(t, "the flush to reach the server", arrived)
 	if stopped.Load() != nil {
 		t.Fatal("Stop returned while its upload was still waiting for the server")
 	}
