@@ -152,24 +152,20 @@ func startService(t *testing.T, bin string, env []string) *service {
 		_ = s.cmd.Process.Kill()
 		<-done
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	proctest.WaitFor(t, s.base+" to be ready", func() bool {
 		select {
 		case err := <-s.exited:
 			t.Fatalf("serve exited during start-up: %v\n%s", err, s.logs.String())
 		default:
 		}
-		if resp, err := http.Get(s.base + "/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
+		resp, err := http.Get(s.base + "/ready")
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready within 30s\n%s", s.base, s.logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return s
 }
 
 // stop sends SIGTERM and waits for a clean exit.
@@ -183,8 +179,8 @@ func (s *service) stop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("serve exited with %v\n%s", err, s.logs.String())
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not stop within 30s\n%s", s.logs.String())
+	case <-proctest.Context(t).Done():
+		t.Fatalf("serve had not stopped at the test's deadline\n%s", s.logs.String())
 	}
 }
 
