@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 )
 
 // TestServiceReadOnlyNonRoot runs the service as the container does (docker-compose.yml:
@@ -31,9 +34,9 @@ func TestServiceReadOnlyNonRoot(t *testing.T) {
 	}
 	ctx := drillContext(t, 3*time.Minute)
 	st := newStack(ctx, t, stackOptions{products: 100})
-	bin := serviceBinary(ctx, t)
+	bin := proctest.ServiceBinary(t)
 	// uid 10001 must be able to execute the binary: open it before /tmp is covered, run it by fd.
-	if err := os.Chmod(binary.dir, 0o755); err != nil {
+	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 )
 
 // redisServer is a redis-server of one drill, on a free port, without persistence: a restart
@@ -46,19 +48,12 @@ func (r *redisServer) start() {
 		args: []string{"--bind", host, "--port", port, "--save", "", "--appendonly", "no", "--dir", r.dir,
 			"--protected-mode", "no", "--loglevel", "warning"},
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if redisPing(r.addr) == nil {
-			return
-		}
+	proctest.WaitFor(r.t, "redis-server to answer PING at "+r.addr, func() bool {
 		if r.proc.Exited() {
 			r.t.Fatalf("redis-server exited during start-up (%v):\n%s", r.proc.Err, r.proc.Tail(20))
 		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server not answering at %s within 10 s:\n%s", r.addr, r.proc.Tail(20))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return redisPing(r.addr) == nil
+	})
 }
 
 // kill ends the server with SIGKILL, as a crashed or lost node.

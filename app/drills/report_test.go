@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 )
 
 // reportRow is one drill's line of the report.
@@ -102,6 +104,6 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
-	removeBinary()
+	proctest.RemoveServiceBinary()
 	os.Exit(code)
 }

@@ -2,57 +2,15 @@ package drills
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 )
 
 // adminToken is the services' ADMIN_TOKEN.
 const adminToken = "drill-admin-token"
-
-// binary is the product-service binary, built once per test binary into a temp dir that TestMain
-// removes.
-var binary struct {
-	once sync.Once
-	dir  string
-	path string
-	out  string
-	err  error
-}
-
-// serviceBinary builds the product-service binary as users build it, once.
-func serviceBinary(ctx context.Context, t *testing.T) string {
-	t.Helper()
-	binary.once.Do(func() {
-		if binary.dir, binary.err = os.MkdirTemp("", "drill-bin-"); binary.err != nil {
-			return
-		}
-		binary.path = filepath.Join(binary.dir, "product-service")
-		goTool := os.Getenv("GO")
-		if goTool == "" {
-			goTool = "go"
-		}
-		// Not bounded by the drill's context: on a busy machine the first build takes minutes.
-		binary.out, binary.err = runCmd(context.WithoutCancel(ctx), 15*time.Minute, procSpec{
-			env: append(os.Environ(), "CGO_ENABLED=0"), bin: goTool,
-			args: []string{"build", "-trimpath", "-o", binary.path, "./app/cmd/product-service"},
-		})
-	})
-	if binary.err != nil {
-		t.Fatalf("go build ./app/cmd/product-service: %v\n%s", binary.err, binary.out)
-	}
-	return binary.path
-}
-
-// removeBinary deletes the built binary; TestMain calls it after the drills.
-func removeBinary() {
-	if binary.dir != "" {
-		_ = os.RemoveAll(binary.dir)
-	}
-}
 
 // service is one running product-service.
 type service struct {
@@ -115,7 +73,7 @@ func newStack(ctx context.Context, t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	began := time.Now()
 	logs := logDir(t)
-	bin := serviceBinary(ctx, t)
+	bin := proctest.ServiceBinary(t)
 	st := &stack{ctx: ctx, t: t, logs: logs, products: opts.products}
 	st.pg = startPostgres(ctx, t, logs)
 	st.redis = startRedis(ctx, t, logs)
@@ -156,7 +114,7 @@ func (st *stack) svc() *service { return st.services[0] }
 // first, so its cancel runs after every other cleanup.
 // The service binary is built first, so the build's time does not count.
 func drillContext(t *testing.T, limit time.Duration) context.Context {
-	serviceBinary(context.Background(), t)
+	proctest.ServiceBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	t.Cleanup(cancel)
 	return ctx

@@ -6,14 +6,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -102,34 +103,39 @@ func TestMigrateSeedServeAndDrain(t *testing.T) {
 	go func() { done <- run(serveCtx, []string{"serve"}, &logs, &logs, env) }()
 
 	base := "http://" + addr
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	proctest.WaitFor(t, "the service to answer /health", func() bool {
 		resp, err := http.Get(base + "/health")
-		if err == nil {
-			resp.Body.Close()
-			break
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("service did not start: %v\n%s", err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return true
+	})
 	if err := run(ctx, []string{"healthcheck"}, &out, &out, env); err != nil {
 		t.Errorf("healthcheck against a running server: %v", err)
 	}
 
-	// A detail load takes 400ms (simulated latency); stop the server while it is in flight.
-	result := make(chan string, 1)
-	go func() {
-		resp, err := http.Get(base + "/api/v1/products/7")
-		if err != nil {
-			result <- err.Error()
-			return
+	// A detail load takes 400ms (simulated latency); stop the server while one is in flight, as
+	// the metrics show it (a scrape counts itself: 1 is idle). A request that finished before a
+	// scrape saw it is replaced by one for another product (the first was cached).
+	var result chan string
+	id := 0
+	proctest.WaitFor(t, "a product request in flight", func() bool {
+		if result == nil || len(result) > 0 {
+			id++
+			result = make(chan string, 1)
+			go func(result chan<- string, id int) {
+				resp, err := http.Get(base + "/api/v1/products/" + strconv.Itoa(id))
+				if err != nil {
+					result <- err.Error()
+					return
+				}
+				resp.Body.Close()
+				result <- fmt.Sprint(resp.StatusCode)
+			}(result, id)
 		}
-		resp.Body.Close()
-		result <- fmt.Sprint(resp.StatusCode)
-	}()
-	time.Sleep(150 * time.Millisecond)
+		return inFlight(t, base) > 1
+	})
 	stop()
 	if got := <-result; got != "200" {
 		t.Errorf("in-flight request during shutdown: %s, want 200", got)
@@ -145,4 +151,29 @@ func TestMigrateSeedServeAndDrain(t *testing.T) {
 	if err := run(ctx, []string{"healthcheck"}, &out, &out, env); err == nil {
 		t.Error("healthcheck passed with the server stopped")
 	}
+}
+
+// inFlight reads app_requests_in_flight from the service's /metrics (the scrape included).
+func inFlight(t *testing.T, base string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(raw)) {
+		if v, ok := strings.CutPrefix(line, "app_requests_in_flight "); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("/metrics lacks app_requests_in_flight")
+	return 0
 }

@@ -4,14 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
 	"github.com/product-service-lab/product-service/app/internal/config"
 	"github.com/product-service-lab/product-service/app/internal/faults"
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/redistest"
 )
 
@@ -36,17 +40,7 @@ func TestNewRedisTopologies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Load(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
-			if err != nil {
-				t.Fatal(err)
-			}
-			log := logrus.New()
-			log.SetOutput(io.Discard)
-			rdb, err := newRedis(cfg, log, nil, faults.New(prometheus.NewRegistry(), log))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rdb.Close()
+			rdb := newRedisFromEnv(t, tt.env)
 			if got := fmt.Sprintf("%T", rdb); got != tt.want {
 				t.Errorf("client %s, want %s", got, tt.want)
 			}
@@ -71,4 +65,51 @@ func TestNewRedisTopologies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A dead Redis costs a command one refused dial, not go-redis's default five (100 ms apart):
+// counted at the client's dial hook, where TestSentinelFailover can only time it.
+func TestNewRedisClientDialsOnce(t *testing.T) {
+	rdb := newRedisFromEnv(t, map[string]string{"REDIS_ADDRS": proctest.FreeAddr(t)}) // nothing listens there
+	var dials atomic.Int64
+	rdb.AddHook(dialCounter{&dials})
+	if err := rdb.Get(context.Background(), "dials-once").Err(); err == nil {
+		t.Fatal("GET against a closed port succeeded")
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("one GET against a closed port dialled %d times, want 1", n)
+	}
+}
+
+// newRedisFromEnv is newRedis for the configuration env gives, closed at cleanup.
+func newRedisFromEnv(t *testing.T, env map[string]string) redis.UniversalClient {
+	t.Helper()
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	rdb, err := newRedis(cfg, log, nil, faults.New(prometheus.NewRegistry(), log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+// dialCounter counts the client's dial attempts.
+type dialCounter struct{ n *atomic.Int64 }
+
+func (d dialCounter) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d.n.Add(1)
+		return next(ctx, network, addr)
+	}
+}
+
+func (dialCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (dialCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }

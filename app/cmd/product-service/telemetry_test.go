@@ -23,6 +23,7 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
 	"github.com/product-service-lab/product-service/app/internal/faults"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/seed"
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
@@ -82,15 +83,14 @@ func newInstrumented(t *testing.T) instrumented {
 		Checks: []httpapi.Check{{Name: "cache", Probe: cached.Ready}},
 	}, httpapi.Options{AdminToken: "t", MaxBodyBytes: 1 << 20, CacheMaxAge: time.Second, SlowRequest: time.Second}))
 	t.Cleanup(srv.Close)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if resp, err := http.Get(srv.URL + "/ready"); err == nil && resp.StatusCode == 200 {
-			resp.Body.Close()
-			break
+	proctest.WaitFor(t, "the instrumented API to be ready", func() bool {
+		resp, err := http.Get(srv.URL + "/ready")
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("not ready")
-		}
-	}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
 	return instrumented{srv: srv, logs: logs, spans: spans}
 }
 

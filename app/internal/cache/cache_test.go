@@ -20,6 +20,7 @@ import (
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 	"github.com/product-service-lab/product-service/app/internal/faults"
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 )
 
 // contractPolicies are every preset, and the presets' variants a user can switch to.
@@ -201,6 +202,9 @@ func TestAvalancheJitter(t *testing.T) {
 		s := f.store("naive", `{"ttl":"100s","ttl_jitter":`+jsonOf(t, j)+`}`)
 		ctx := context.Background()
 		// Written at once, as a warm-up or a burst of misses would; the values need no database row.
+		// Redis counts the TTLs down meanwhile: took (from the first write to the last PTTL) is
+		// how far that can move them, however slow the machine.
+		began := time.Now()
 		for _, id := range ids {
 			s.fill(ctx, s.policy.Load(), s.productKey(id), catalog.Product{ID: id}, ttl, 0)
 		}
@@ -212,17 +216,20 @@ func TestAvalancheJitter(t *testing.T) {
 			}
 			lo, hi = min(lo, d), max(hi, d)
 		}
+		// PTTL rounds to the millisecond.
+		took := time.Since(began) + 2*time.Millisecond
 		spread := hi - lo
-		t.Logf("jitter %.1f: PTTLs over [%s, %s]", j, lo, hi)
-		if j == 0 && spread > 2*time.Second {
-			t.Errorf("without jitter the TTLs spread over %s, want them equal", spread)
+		t.Logf("jitter %.1f: PTTLs over [%s, %s], read within %s of the first write", j, lo, hi, took)
+		if j == 0 && spread > took {
+			t.Errorf("without jitter the TTLs spread over %s in %s, want them equal", spread, took)
 		}
 		if j > 0 {
-			if lo < time.Duration(float64(ttl)*(1-j))-2*time.Second || hi > time.Duration(float64(ttl)*(1+j)) {
-				t.Errorf("jitter %.1f: PTTLs over [%s, %s], want within [%s, %s]", j, lo, hi,
+			if lo < time.Duration(float64(ttl)*(1-j))-took || hi > time.Duration(float64(ttl)*(1+j)) {
+				t.Errorf("jitter %.1f: PTTLs over [%s, %s] read within %s, want within [%s, %s]", j, lo, hi, took,
 					time.Duration(float64(ttl)*(1-j)), time.Duration(float64(ttl)*(1+j)))
 			}
-			if spread < time.Duration(float64(ttl)*j) {
+			// 1,000 uniform draws over ±j·T span almost all of it; half of it is certain.
+			if spread < time.Duration(float64(ttl)*j)-took {
 				t.Errorf("jitter %.1f: PTTLs spread over only %s", j, spread)
 			}
 		}
@@ -280,35 +287,44 @@ func TestInvalidationReachesOtherInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	for {
-		got, _ := mustProduct(t, b, id)
-		if got.Version == updated.Version {
-			break
-		}
-		if time.Since(start) > 100*time.Millisecond {
-			t.Fatalf("b still returns %s 100 ms after the write", describe(got))
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Logf("b saw the new version after %s", time.Since(start))
-	if n := testutil.CollectAndCount(b.m.invalidationLag); n != 1 {
-		t.Errorf("invalidation lag not measured on b")
+	// b applies the event (and observes its lag) after dropping the L1 entry: from then on it
+	// must read the new version. An event that never comes fails at the test's deadline.
+	proctest.WaitFor(t, "b to apply a's invalidation", func() bool { return lagSamples(t, b) == 1 })
+	if got, res := mustProduct(t, b, id); got.Version != updated.Version {
+		t.Fatalf("b returned %s (%s) after applying the invalidation of version %d", describe(got), res, updated.Version)
 	}
 }
 
-// Without pub/sub the other instance keeps its stale L1 entry: the switch matters.
+// Without pub/sub the other instance keeps its stale L1 entry: the switch matters. To tell "no
+// event" from "a slow event", the test publishes a marker after the write (an invalidation of
+// another product b holds): Redis delivers a channel's messages in order, so once b has applied
+// the marker it has applied anything a published before it.
 func TestWithoutPubSubOtherInstancesStayStale(t *testing.T) {
 	f := newFixture(t, 0)
 	a, b := f.store("two-level", `{"pubsub":false}`), f.store("two-level", `{"pubsub":false}`)
-	old, _ := mustProduct(t, b, 12)
+	const id, marker = 12, 13
+	old, _ := mustProduct(t, b, id)
+	mustProduct(t, b, marker)
 	in := inputFrom(old)
 	in.Name = "renamed"
-	if _, err := a.Update(context.Background(), 12, in, 0); err != nil {
+	if _, err := a.Update(context.Background(), id, in, 0); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if got, res := mustProduct(t, b, 12); got.Version != old.Version || res != HitL1 {
+	ev, err := json.Marshal(event{Op: opInvalidate, IDs: []int64{marker}, Origin: "test-marker", SentUnixNano: time.Now().UnixNano()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rdb.Publish(context.Background(), b.channel(), ev).Err(); err != nil {
+		t.Fatal(err)
+	}
+	proctest.WaitFor(t, "b to apply the marker", func() bool {
+		_, held := b.l1.GetIfPresent(b.productKey(marker))
+		return !held
+	})
+	if n := lagSamples(t, b); n != 1 {
+		t.Errorf("b applied %d events, want 1 (the marker): a published its write without pub/sub", n)
+	}
+	if got, res := mustProduct(t, b, id); got.Version != old.Version || res != HitL1 {
 		t.Fatalf("b returned %s (%s); without pub/sub it should still serve the stale L1 copy", describe(got), res)
 	}
 }
@@ -336,40 +352,48 @@ func TestRedisDownFailsOpen(t *testing.T) {
 	}
 }
 
-// Switching policies while 50 goroutines read: no request fails (run with -race).
+// Switching policies while 50 goroutines read: no request fails (run with -race). The switches
+// start once every reader has read, and the readers stop once the switches are done, so the
+// two overlap whatever the machine's speed.
 func TestSwitchPoliciesUnderLoad(t *testing.T) {
+	const readers, switches = 50, 30
 	f := newFixture(t, 0)
 	s := f.store("none")
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
+	ctx := context.Background()
+	before := testutil.ToFloat64(s.m.policyChanges)
 	var reads, failures atomic.Int64
+	var switched atomic.Bool
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for i := 0; ctx.Err() == nil; i++ {
+		defer switched.Store(true)
+		proctest.WaitFor(t, "every reader to read once", func() bool { return reads.Load() >= readers })
+		for i := range switches {
 			name := PresetNames()[i%len(PresetNames())]
 			if _, err := s.SetPolicy(ctx, []byte(`{"preset":"`+name+`"}`)); err != nil {
 				t.Error(err)
 				return
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	concurrently(50, func(int) {
-		for ctx.Err() == nil {
+	concurrently(readers, func(int) {
+		for {
 			id := int64(1 + rand.IntN(seeded))
-			if _, err := s.Product(context.Background(), id); err != nil {
+			if _, err := s.Product(ctx, id); err != nil {
 				failures.Add(1)
 			}
 			reads.Add(1)
+			if switched.Load() {
+				return
+			}
 		}
 	})
 	<-done
-	if failures.Load() > 0 || reads.Load() == 0 {
+	if failures.Load() > 0 {
 		t.Fatalf("%d of %d reads failed while policies switched", failures.Load(), reads.Load())
 	}
-	if got := testutil.ToFloat64(s.m.policyChanges); got < 10 {
-		t.Errorf("only %v policy changes counted", got)
+	if got := testutil.ToFloat64(s.m.policyChanges) - before; got != switches {
+		t.Errorf("%v policy changes counted, want %d", got, switches)
 	}
 }
 
@@ -380,7 +404,7 @@ func TestPolicyChangeReachesOtherInstances(t *testing.T) {
 	if _, err := a.SetPolicy(context.Background(), []byte(`{"preset":"two-level","ttl":"2m"}`)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "b to take the policy", func() bool { return b.Policy() == a.Policy() })
+	proctest.WaitFor(t, "b to take the policy", func() bool { return b.Policy() == a.Policy() })
 }
 
 // Reset moves to a new generation: everything misses again; other namespaces are untouched.
@@ -403,7 +427,7 @@ func TestResetEmptiesOnlyTheNamespace(t *testing.T) {
 	if _, res := mustProduct(t, s, 5); res != Miss {
 		t.Fatalf("after reset: %s, want MISS", res)
 	}
-	waitFor(t, "the old generation swept", func() bool { return f.rdb.Exists(ctx, old).Val() == 0 })
+	proctest.WaitFor(t, "the old generation swept", func() bool { return f.rdb.Exists(ctx, old).Val() == 0 })
 	if f.rdb.Get(ctx, other).Val() != "kept" {
 		t.Fatal("reset touched a key outside the namespace")
 	}
@@ -459,7 +483,7 @@ func TestRefreshAhead(t *testing.T) {
 		t.Fatalf("read near expiry: %s", res)
 	}
 	// The load is counted before it is written back: wait for the new TTL itself.
-	waitFor(t, "refresh-ahead to write the key back", func() bool { return f.rdb.PTTL(ctx, s.productKey(21)).Val() > 5*time.Second })
+	proctest.WaitFor(t, "refresh-ahead to write the key back", func() bool { return f.rdb.PTTL(ctx, s.productKey(21)).Val() > 5*time.Second })
 	if got := testutil.ToFloat64(s.m.dbLoads.WithLabelValues("refresh")); got != 1 {
 		t.Errorf("cache_db_loads_total{cause=refresh} = %v, want 1", got)
 	}
@@ -500,8 +524,8 @@ func TestInvalidationSurvivesARedisOutage(t *testing.T) {
 	if raw := f.rdb.Get(ctx, s.productKey(31)).Val(); raw == "" {
 		t.Fatal("test setup: the old value should still be in Redis")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	// Every read until the retried deletion lands must skip the stale value.
+	proctest.WaitFor(t, "the pending invalidation to be retried", func() bool {
 		got, err := s.Product(ctx, 31)
 		if err != nil {
 			t.Fatal(err)
@@ -513,12 +537,8 @@ func TestInvalidationSurvivesARedisOutage(t *testing.T) {
 		if err != nil || body.Version < updated.Version {
 			t.Fatalf("ProductBody returned version %d, %v", body.Version, err)
 		}
-		if s.Status().PendingInvalidations == 0 {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%d invalidations still pending 5 s after Redis came back", s.Status().PendingInvalidations)
+		return s.Status().PendingInvalidations == 0
+	})
 }
 
 // Redis skipped (breaker open) and the database down at once: a product Redis still holds is

@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/seed"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
@@ -163,20 +165,18 @@ func (f *fixture) storeOpts(rdb redis.UniversalClient, preset string, opts func(
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
 	f.t.Cleanup(func() { cancel(); <-done })
-	waitFor(f.t, "cache ready", func() bool { return s.Ready(ctx) == nil && (!p.Bloom || s.bloom.isReady()) })
+	proctest.WaitFor(f.t, "cache ready", func() bool { return s.Ready(ctx) == nil && (!p.Bloom || s.bloom.isReady()) })
 	return s
 }
 
-// waitFor polls cond for up to 10 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
+// lagSamples counts the other instances' invalidations s has applied (each observes its lag).
+func lagSamples(t testing.TB, s *Store) uint64 {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var m dto.Metric
+	if err := s.m.invalidationLag.Write(&m); err != nil {
+		t.Fatal(err)
 	}
+	return m.GetHistogram().GetSampleCount()
 }
 
 // concurrently runs fn n times at once (released together) and waits for all.

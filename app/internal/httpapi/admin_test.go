@@ -18,6 +18,7 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/cache"
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/seed"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
@@ -63,13 +64,9 @@ func newCachedAPI(t *testing.T, preset string) *httptest.Server {
 		Checks: []httpapi.Check{{Name: "postgres", Probe: store.Ping}, {Name: "cache", Probe: cached.Ready}},
 	}, httpapi.Options{AdminToken: token, MaxBodyBytes: 1 << 20, CacheMaxAge: 5 * time.Second, SlowRequest: time.Second}))
 	t.Cleanup(srv.Close)
-	deadline := time.Now().Add(10 * time.Second)
-	for do(t, srv, call{method: "GET", path: "/ready"}).status != 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("cached API never ready")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	proctest.WaitFor(t, "the cached API to be ready", func() bool {
+		return do(t, srv, call{method: "GET", path: "/ready"}).status == 200
+	})
 	return srv
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/product-service-lab/product-service/app/internal/cache"
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 )
 
 // holder is a Target that keeps the policy as the cache does (cache.Apply on the policy in force)
@@ -46,18 +47,6 @@ func (h *holder) setCount() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.sets
-}
-
-// waitFor polls cond every 10 ms for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // fileLayout is a way the file lives on disk and gets changed.
@@ -181,11 +170,11 @@ func TestWatchAppliesChanges(t *testing.T) {
 			l.write(t, "preset: two-level\nlocal_ttl: 5s\n")
 			want := mustPreset(t, "two-level")
 			want.LocalTTL, want.Preset = cache.Duration(5*time.Second), "custom"
-			waitFor(t, "the change applied", func() bool { return s.target.Policy() == want })
+			proctest.WaitFor(t, "the change applied", func() bool { return s.target.Policy() == want })
 
 			// Removing a key returns it to its start-up value: the file is the policy.
 			l.write(t, "preset: two-level\n")
-			waitFor(t, "the second change applied", func() bool { return s.target.Policy().Preset == "two-level" })
+			proctest.WaitFor(t, "the second change applied", func() bool { return s.target.Policy().Preset == "two-level" })
 			if got := s.count(resultApplied); got != 3 {
 				t.Errorf("config_reloads_total{result=applied} = %v, want 3 (start + two changes)", got)
 			}
@@ -202,7 +191,7 @@ func TestWatchRefusesInvalidFile(t *testing.T) {
 			s := start(t, l, "preset: naive\n")
 			for i, bad := range []string{"ttl: 60\n", "preset: fastest\n", "- not\n- an object\n"} {
 				l.write(t, bad)
-				waitFor(t, "the refusal counted", func() bool { return s.count(resultInvalid) == float64(i+1) })
+				proctest.WaitFor(t, "the refusal counted", func() bool { return s.count(resultInvalid) == float64(i+1) })
 				if got := s.target.Policy().Preset; got != "naive" {
 					t.Fatalf("after %q the policy is %s, want naive (kept)", bad, got)
 				}
@@ -212,7 +201,7 @@ func TestWatchRefusesInvalidFile(t *testing.T) {
 			}
 			// Fixing the file applies it.
 			l.write(t, "preset: full\n")
-			waitFor(t, "the fixed file applied", func() bool { return s.target.Policy().Preset == "full" })
+			proctest.WaitFor(t, "the fixed file applied", func() bool { return s.target.Policy().Preset == "full" })
 		})
 	}
 }
@@ -228,7 +217,7 @@ func TestWatchSkipsUnchangedPolicy(t *testing.T) {
 			}
 			// Same policy, other text: a comment and JSON instead of YAML.
 			l.write(t, "# rewritten\n{\"ttl\": \"1m\", \"preset\": \"naive\"}\n")
-			waitFor(t, "the unchanged reload counted", func() bool { return s.count(resultUnchanged) == 1 })
+			proctest.WaitFor(t, "the unchanged reload counted", func() bool { return s.count(resultUnchanged) == 1 })
 			if got := s.target.setCount(); got != sets+1 {
 				t.Errorf("SetPolicy calls = %d, want %d (only the admin change)", got, sets+1)
 			}
@@ -293,11 +282,7 @@ func TestWatchStopsWithContext(t *testing.T) {
 	cancel()
 	stopped := make(chan struct{})
 	go func() { stop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-time.After(5 * time.Second):
-		t.Fatal("stop did not return within 5 s of the context ending")
-	}
+	proctest.WaitClosed(t, "stop to return once the context ended", stopped)
 	if diff := cmp.Diff(mustPreset(t, "protected"), target.Policy()); diff != "" {
 		t.Errorf("{} changed the policy (-want +got):\n%s", diff)
 	}

@@ -1,7 +1,8 @@
 // Package proctest runs the processes of the end-to-end suite and the failure drills: real
 // binaries (the service, PostgreSQL, Redis, Loki, k6…), each in a process group of its own (so its
 // children stop with it) with its output in a file, stopped at the test's cleanup or killed when
-// the test's context ends. It also hands out free local ports and a clean environment.
+// the test's context ends. It also hands out free local ports and a clean environment, and waits
+// for a condition with no bound but the test binary's deadline (WaitFor, Context).
 package proctest
 
 import (
@@ -242,4 +243,125 @@ func Tool(t testing.TB, env, def string) string {
 		t.Fatal(err)
 	}
 	return abs
+}
+
+// WaitFor polls cond until it holds. It has no bound of its own: a loaded machine may make the
+// wait long, never make it fail. It fails the test shortly before the test binary's deadline
+// (go test -timeout), so a condition that never holds is reported with what was awaited rather
+// than as a timeout panic; without a deadline it waits for ever.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	until, bounded := Deadline(t)
+	for !cond() {
+		if bounded && time.Now().After(until) {
+			t.Fatalf("still waiting for %s at the test's deadline", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// WaitClosed waits, as WaitFor does, until ch is closed.
+func WaitClosed(t testing.TB, what string, ch <-chan struct{}) {
+	t.Helper()
+	WaitFor(t, what, func() bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
+// Deadline is when a wait with no bound of its own (WaitFor, Context) gives up: a little before
+// the test binary's deadline, leaving time for the failure and the cleanups to be reported. It
+// reports false when the test binary has no deadline (go test -timeout 0).
+func Deadline(t testing.TB) (time.Time, bool) {
+	d, ok := t.(interface{ Deadline() (time.Time, bool) })
+	if !ok {
+		return time.Time{}, false
+	}
+	deadline, bounded := d.Deadline()
+	if !bounded {
+		return time.Time{}, false
+	}
+	return deadline.Add(-min(30*time.Second, time.Until(deadline)/10)), true
+}
+
+// Context is t.Context() ending at Deadline: for a call that takes a context and must not wait
+// past the test binary's deadline, without a bound of its own.
+func Context(t testing.TB) context.Context {
+	ctx := t.Context()
+	if until, bounded := Deadline(t); bounded {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, until)
+		t.Cleanup(cancel)
+	}
+	return ctx
+}
+
+// serviceBin is the product-service binary, built once per test binary.
+var serviceBin struct {
+	once sync.Once
+	dir  string
+	path string
+	out  string
+	err  error
+}
+
+// ServiceBinary builds ./app/cmd/product-service as users build it (static, -trimpath), once per
+// test binary, into a temporary directory that RemoveServiceBinary deletes (call it from
+// TestMain). Every package builds it with the same flags, so after the first build the others
+// only link: the Go build cache holds the compiled packages. The build is bounded by no test's
+// context: on a busy machine the first one takes minutes.
+func ServiceBinary(t testing.TB) string {
+	t.Helper()
+	serviceBin.once.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			serviceBin.err = err
+			return
+		}
+		if serviceBin.dir, serviceBin.err = os.MkdirTemp("", "product-service-bin-"); serviceBin.err != nil {
+			return
+		}
+		serviceBin.path = filepath.Join(serviceBin.dir, "product-service")
+		goTool := os.Getenv("GO")
+		if goTool == "" {
+			goTool = "go"
+		}
+		serviceBin.out, serviceBin.err = Run(context.Background(), time.Hour, Spec{
+			Env: append(os.Environ(), "CGO_ENABLED=0"), Bin: goTool, WorkDir: root,
+			Args: []string{"build", "-trimpath", "-o", serviceBin.path, "./app/cmd/product-service"},
+		})
+	})
+	if serviceBin.err != nil {
+		t.Fatalf("go build ./app/cmd/product-service: %v\n%s", serviceBin.err, serviceBin.out)
+	}
+	return serviceBin.path
+}
+
+// RemoveServiceBinary deletes what ServiceBinary built.
+func RemoveServiceBinary() {
+	if serviceBin.dir != "" {
+		_ = os.RemoveAll(serviceBin.dir)
+	}
+}
+
+// moduleRoot is the directory of the go.mod above the working directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("module root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("module root: no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -39,7 +40,7 @@ func TestServiceProfiles(t *testing.T) {
 	}
 	db := testdb.New(t)
 	redisAddr := testdb.RedisAddr(t)
-	bin := buildService(t)
+	bin := proctest.ServiceBinary(t)
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "DATABASE_URL=" + db.URL,
 		"REDIS_ADDR=" + redisAddr, "APP_ENV=test", "LOG_LEVEL=warn", "CACHE_PRESET=none",
 		fmt.Sprintf("CACHE_NAMESPACE=profiling-%d", os.Getpid())}
@@ -151,24 +152,20 @@ func startService(t *testing.T, bin string, env []string) *service {
 		_ = s.cmd.Process.Kill()
 		<-done
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	proctest.WaitFor(t, s.base+" to be ready", func() bool {
 		select {
 		case err := <-s.exited:
 			t.Fatalf("serve exited during start-up: %v\n%s", err, s.logs.String())
 		default:
 		}
-		if resp, err := http.Get(s.base + "/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
+		resp, err := http.Get(s.base + "/ready")
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready within 30s\n%s", s.base, s.logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return s
 }
 
 // stop sends SIGTERM and waits for a clean exit.
@@ -182,22 +179,9 @@ func (s *service) stop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("serve exited with %v\n%s", err, s.logs.String())
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not stop within 30s\n%s", s.logs.String())
+	case <-proctest.Context(t).Done():
+		t.Fatalf("serve had not stopped at the test's deadline\n%s", s.logs.String())
 	}
-}
-
-// buildService builds ./app/cmd/product-service into a temporary directory.
-func buildService(t *testing.T) string {
-	t.Helper()
-	bin := t.TempDir() + "/product-service"
-	cmd := exec.Command("go", "build", "-o", bin, "./app/cmd/product-service")
-	cmd.Dir = "../../.."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // load reads products 1..200 in a loop until ctx ends.
@@ -263,4 +247,10 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	proctest.RemoveServiceBinary()
+	os.Exit(code)
 }

@@ -143,9 +143,13 @@ func TestReplicaEntrypointNatively(t *testing.T) {
 // waitMarks waits until the replica at url is a hot standby holding n rows of marks.
 func waitMarks(ctx context.Context, t *testing.T, p *proctest.Proc, url string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
 	var last string
-	for time.Now().Before(deadline) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the replica's last answer when waiting for %d rows: %s\n%s", n, last, p.Tail(30))
+		}
+	})
+	proctest.WaitFor(t, "the replica to hold the marks as a hot standby", func() bool {
 		if p.Exited() {
 			t.Fatalf("the replica exited (%v):\n%s", p.Err, p.Tail(30))
 		}
@@ -156,14 +160,14 @@ func waitMarks(ctx context.Context, t *testing.T, p *proctest.Proc, url string, 
 			err = conn.QueryRow(ctx, "SELECT pg_is_in_recovery(), (SELECT count(*) FROM marks)").Scan(&standby, &rows)
 			conn.Close(ctx)
 			if err == nil && standby && rows == n {
-				return
+				return true
 			}
 			last = "standby " + strconv.FormatBool(standby) + ", rows " + strconv.Itoa(rows)
 		}
 		if err != nil {
 			last = err.Error()
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("the replica did not hold %d rows as a hot standby within 60 s (last: %s):\n%s", n, last, p.Tail(30))
+		time.Sleep(100 * time.Millisecond) // a connection per try: not every 5 ms
+		return false
+	})
 }

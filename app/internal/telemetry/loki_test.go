@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sirupsen/logrus"
+
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 )
 
 // fakeLoki records pushes; failFirst makes the first n pushes answer 500.
@@ -121,20 +123,46 @@ func TestLokiShipperBatchesByLevelAndFlushesOnClose(t *testing.T) {
 	}
 }
 
+// TestLokiShipperNeverBlocksAndCountsDrops: with Loki stuck (it takes a push and never answers
+// until the test releases it), the shipper's sender holds one batch and its queue fills; every
+// later line is dropped and counted at once instead of waiting. Counts, not timings, prove it: a
+// Write that blocked would never return, and the test would fail at its deadline saying so.
 func TestLokiShipperNeverBlocksAndCountsDrops(t *testing.T) {
-	block := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+	const queue, flood = 10, 5000
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		once.Do(func() { close(arrived) })
+		<-release
+		w.WriteHeader(http.StatusNoContent)
+	}))
 	defer srv.Close()
-	defer close(block)
-	log, ship, _ := newShipperLogger(t, srv.URL, LokiOptions{QueueSize: 10, BatchWait: 10 * time.Millisecond, MaxRetryTime: time.Second})
-	start := time.Now()
-	for range 5000 {
-		log.Info("flood")
+	released := sync.OnceFunc(func() { close(release) })
+	defer released() // before srv.Close: a stuck handler would hold it
+	// Retries outlast the test, so the stuck batch is neither dropped nor resent meanwhile.
+	log, ship, _ := newShipperLogger(t, srv.URL, LokiOptions{QueueSize: queue, BatchWait: time.Millisecond, MaxRetryTime: time.Hour})
+
+	log.Info("first")
+	<-arrived // the sender is inside its push, stuck: nothing leaves the queue from here on
+
+	var returned atomic.Int64
+	go func() {
+		for range flood {
+			log.Info("flood")
+			returned.Add(1)
+		}
+	}()
+	proctest.WaitFor(t, "5,000 writes to return while Loki is stuck (a Write blocks)", func() bool { return returned.Load() == flood })
+	if dropped := testutil.ToFloat64(ship.dropped); dropped != flood-queue {
+		t.Errorf("dropped %v lines while Loki was stuck, want %d: all but the queue's %d", dropped, flood-queue, queue)
 	}
-	if elapsed := time.Since(start); elapsed > 2*time.Second {
-		t.Errorf("logging 5,000 lines with Loki stuck took %s: the shipper blocked", elapsed)
+
+	released()
+	if err := ship.Close(proctest.Context(t)); err != nil {
+		t.Fatal(err)
 	}
-	if dropped := testutil.ToFloat64(ship.dropped); dropped < 4000 {
-		t.Errorf("dropped %v lines, want most of 5,000 counted", dropped)
+	if sent := testutil.ToFloat64(ship.sent); sent != 1+queue {
+		t.Errorf("sent %v lines once Loki answered, want %d: the stuck one and the queued ones", sent, 1+queue)
 	}
 }

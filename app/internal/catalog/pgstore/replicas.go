@@ -139,7 +139,7 @@ func (s *Store) reader(ctx context.Context, ids ...int64) (*gorm.DB, bool) {
 	if !s.opts.Replicated {
 		return db, false
 	}
-	if s.recent.any(ids) {
+	if s.recent.any(ids, s.now()) {
 		s.bypass("read_your_writes")
 		return db.Clauses(dbresolver.Write), true
 	}
@@ -157,8 +157,17 @@ func (s *Store) bypass(reason string) {
 // write, rather than to a replica that may not have replayed it yet.
 func (s *Store) MarkWritten(ids ...int64) {
 	if s.opts.Replicated && s.opts.ReadYourWrites > 0 {
-		s.recent.mark(ids, time.Now().Add(s.opts.ReadYourWrites))
+		now := s.now()
+		s.recent.mark(ids, now, now.Add(s.opts.ReadYourWrites))
 	}
+}
+
+// now reads the store's clock (Options.Now).
+func (s *Store) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
 }
 
 // recentWrites remembers until when each recently written id must be read from the primary.
@@ -167,14 +176,13 @@ type recentWrites struct {
 	until map[int64]time.Time
 }
 
-func (r *recentWrites) mark(ids []int64, until time.Time) {
+func (r *recentWrites) mark(ids []int64, now, until time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.until == nil {
 		r.until = make(map[int64]time.Time)
 	}
 	if len(r.until) >= 1024 {
-		now := time.Now()
 		for id, t := range r.until {
 			if now.After(t) {
 				delete(r.until, id)
@@ -186,13 +194,12 @@ func (r *recentWrites) mark(ids []int64, until time.Time) {
 	}
 }
 
-func (r *recentWrites) any(ids []int64) bool {
+func (r *recentWrites) any(ids []int64, now time.Time) bool {
 	if len(ids) == 0 {
 		return false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := time.Now()
 	for _, id := range ids {
 		if t, ok := r.until[id]; ok {
 			if now.Before(t) {

@@ -32,6 +32,9 @@ type Options struct {
 	// (PostgreSQL's lock_timeout, set for each write transaction); past it the write fails with
 	// catalog.ErrLockTimeout and changes nothing. Zero leaves only QueryTimeout.
 	LockTimeout time.Duration
+	// Now is the clock the read-your-writes window is measured by; nil means time.Now. Tests
+	// set it to move past the window without sleeping.
+	Now func() time.Time
 }
 
 // Store is the PostgreSQL implementation of catalog.Store.
