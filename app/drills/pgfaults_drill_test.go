@@ -237,7 +237,8 @@ func TestDrillRowLockHeld(t *testing.T) {
 		t.Errorf("PUTs of the locked product: %d 409 lock-timeout (%d with Retry-After) of %d, statuses %v, want all",
 			lockTimeouts, withRetryAfter, len(held), statuses)
 	}
-	if p := percentile(lat, 0.99); p >= queryTimeout {
+	if judged, _ := latencyJudged(); judged && percentile(lat, 0.99) >= queryTimeout {
+		p := percentile(lat, 0.99)
 		t.Errorf("PUTs of the locked product answered in p99 %s, want well below DB_QUERY_TIMEOUT %s", p, queryTimeout)
 	}
 	if during.version != orig.Version || during.name != orig.Name {
