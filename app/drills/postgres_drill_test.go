@@ -112,11 +112,15 @@ func TestDrillPostgresKilled(t *testing.T) {
 	if uncachedDuring.counts[outS503] == 0 {
 		t.Error("no uncached read got 503 while PostgreSQL was down: the drill did not bite")
 	}
-	if uncachedDuring.p99 > 2*time.Second {
-		t.Errorf("uncached reads during the outage: p99 %s, want ≤ 2 s (no hanging requests)", uncachedDuring.p99)
-	}
-	if p := percentile(writeLat, 0.99); p > 2*time.Second {
-		t.Errorf("writes during the outage: p99 %s, want ≤ 2 s", p)
+	if judged, why := latencyJudged(); !judged {
+		t.Logf("%s: uncached reads p99 %s, writes p99 %s during the outage (bound 2 s)", why, uncachedDuring.p99, percentile(writeLat, 0.99))
+	} else {
+		if uncachedDuring.p99 > 2*time.Second {
+			t.Errorf("uncached reads during the outage: p99 %s, want ≤ 2 s (no hanging requests)", uncachedDuring.p99)
+		}
+		if p := percentile(writeLat, 0.99); p > 2*time.Second {
+			t.Errorf("writes during the outage: p99 %s, want ≤ 2 s", p)
+		}
 	}
 	if writesDuring > 0 && writes503During == 0 {
 		t.Error("no write got 503 while PostgreSQL was down")
