@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -171,6 +173,9 @@ func (s *script) finale() {
 			s.expectOK(s.concurrently(id, 4))
 		}
 	})
+	s.step("a client floods 100-id batch reads from an address of its own (X-Forwarded-For 203.0.113.7), 60 at once: past its burst of 4000, 429 rate-limited", func() {
+		s.flood(a)
+	})
 	s.step("policy change: preset full", func() { s.policy(a, `{"preset":"full"}`) })
 	// Category pages: product API requests (the availability objective counts them) that are
 	// not cached reads, so the failures leave the cache ratios of the cold phase as they are.
@@ -274,5 +279,34 @@ func (s *script) waitWarmup(limit time.Duration) {
 			s.t.Fatalf("no whole-catalogue warm-up done within %s: %+v", limit, seen)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// flood sends 60 batch reads of 100 ids at once to r from one client address: they cost 6000, the
+// client's bucket holds 4000 (HTTP_CLIENT_RATE 2000), so about a third are refused 429. The ids
+// are past the catalogue (answered in `missing`), so no product another part of the run reads
+// gets cached by it.
+func (s *script) flood(r *replica) {
+	s.t.Helper()
+	q := make([]string, 0, 100)
+	for _, id := range ids(products+1, products+100) {
+		q = append(q, strconv.FormatInt(id, 10))
+	}
+	path := "/api/v1/products?ids=" + strings.Join(q, ",")
+	statuses := make(chan int, 60)
+	var wg sync.WaitGroup
+	for range 60 {
+		wg.Go(func() {
+			statuses <- s.do(r, http.MethodGet, path, "", map[string]string{"X-Forwarded-For": "203.0.113.7"}).status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	by := map[int]int{}
+	for st := range statuses {
+		by[st]++
+	}
+	if by[http.StatusTooManyRequests] == 0 || by[http.StatusOK] == 0 {
+		s.t.Errorf("flood of 60 batch reads from one client: %v, want some 200 and some 429", by)
 	}
 }

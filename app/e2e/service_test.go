@@ -79,6 +79,9 @@ func serviceEnv(addr, dbURL, redisAddr, namespace, lokiURL, otlpURL string) []st
 		// A bound below the cold sweep, so L1 evicts; misses slower than the latency objective's
 		// 100 ms, so the sweep burns the latency budget.
 		"CACHE_L1_MAX_ENTRIES=1000", "DB_SIMULATED_LATENCY=120ms",
+		// Per-client limits on, far above what the run's own clients (127.0.0.1) spend: the flood
+		// event, from an address of its own, is the one refused.
+		"HTTP_CLIENT_RATE=2000",
 		"LOKI_URL="+lokiURL, "OTEL_EXPORTER_OTLP_ENDPOINT="+otlpURL, "OTEL_TRACES_SAMPLER=always_on",
 	)
 }
