@@ -129,7 +129,10 @@ var wantSeams = []string{"gin", "cache", "redis get", "redis set", "redis evalsh
 func checkLogToTrace(t *testing.T, loki, jaeger string, from, to time.Time) {
 	t.Helper()
 	query := `{app="product-service"} | json | route="/api/v1/products/:id" | status=200 | cache="MISS"`
-	lines, err := lokiLines(loki, query, from, to, 20)
+	// 100 lines, not 20: with 20, 2 runs in 4 on 2 cores shared by the whole stack found no trace
+	// with every seam (a read whose Redis budget is spent before its lock reads without one, by
+	// design; not confirmed as the cause). The error lists what the traces lack.
+	lines, err := lokiLines(loki, query, from, to, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +140,7 @@ func checkLogToTrace(t *testing.T, loki, jaeger string, from, to time.Time) {
 		t.Fatalf("Loki has no line for %s", query)
 	}
 	complete := ""
+	partial := map[string]int{} // the seams each incomplete trace lacks, counted
 	for _, l := range lines {
 		if l.TraceID == "" {
 			t.Errorf("log line of request %s has no trace_id", l.RequestID)
@@ -148,12 +152,20 @@ func checkLogToTrace(t *testing.T, loki, jaeger string, from, to time.Time) {
 			continue
 		}
 		got := seams(spans)
-		if complete == "" && !slices.ContainsFunc(wantSeams, func(s string) bool { return !got[s] }) {
+		var lacks []string
+		for _, s := range wantSeams {
+			if !got[s] {
+				lacks = append(lacks, s)
+			}
+		}
+		if len(lacks) > 0 {
+			partial[strings.Join(lacks, "+")]++
+		} else if complete == "" {
 			complete = fmt.Sprintf("%s (request %s, %d spans)", l.TraceID, l.RequestID, len(spans))
 		}
 	}
 	if complete == "" {
-		t.Errorf("no trace of %d Loki lines of %s shows every seam %v", len(lines), query, wantSeams)
+		t.Errorf("no trace of %d Loki lines of %s shows every seam %v; traces by what they lack: %v", len(lines), query, wantSeams, partial)
 		return
 	}
 	t.Logf("Loki → Jaeger: %d trace ids from Loki lines found in Jaeger; %s has spans of %v", len(lines), complete, wantSeams)
