@@ -27,6 +27,8 @@ type Injector struct {
 	mu     sync.Mutex
 	active *prometheus.GaugeVec
 	log    logrus.FieldLogger
+	// wait sleeps a latency fault (waitOrDone; tests wrap it to see what was asked).
+	wait func(ctx context.Context, d Duration) error
 }
 
 // New returns an Injector with no faults, registering faults_active{kind} on reg.
@@ -36,7 +38,8 @@ func New(reg prometheus.Registerer, log logrus.FieldLogger) *Injector {
 			Name: "faults_active",
 			Help: "Injected faults in force by kind: seconds for db_latency and redis_latency, the share of calls failed for *_error_rate; 0 is off.",
 		}, []string{"kind"}),
-		log: log,
+		log:  log,
+		wait: waitOrDone,
 	}
 	reg.MustRegister(i.active)
 	i.store(Settings{})
@@ -97,8 +100,8 @@ func fields(s Settings) logrus.Fields {
 // hit reports, with probability rate, that a call should fail. Rate 0 never hits, 1 always does.
 func hit(rate float64) bool { return rate > 0 && rand.Float64() < rate }
 
-// sleep waits d, or returns ctx's error as soon as ctx is done.
-func sleep(ctx context.Context, d Duration) error {
+// waitOrDone waits d, or returns ctx's error as soon as ctx is done.
+func waitOrDone(ctx context.Context, d Duration) error {
 	if d <= 0 {
 		return nil
 	}

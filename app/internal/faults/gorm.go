@@ -53,7 +53,7 @@ func (i *Injector) beforeStatement(db *gorm.DB) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := sleep(ctx, s.DBLatency); err != nil {
+	if err := i.wait(ctx, s.DBLatency); err != nil {
 		_ = db.AddError(err)
 		return
 	}

@@ -122,25 +122,27 @@ func TestGORMPluginLatency(t *testing.T) {
 	var reached atomic.Int64
 	countReached(t, db, &reached)
 	tests := []struct {
-		name        string
-		latency     string
-		timeout     time.Duration // 0: none
-		wantErr     error
-		wantAtLeast time.Duration
+		name    string
+		latency string
+		timeout time.Duration // 0: none
+		wantErr error
+		// wantWait: the latency the fault was asked to wait (ended early by the context or not).
+		wantWait time.Duration
 		// wantReached: the call went on past the fault (a cancelled wait must not).
 		wantReached bool
 	}{
-		{name: "statement waits the latency", latency: "50ms", wantAtLeast: 50 * time.Millisecond, wantReached: true},
+		{name: "statement waits the latency", latency: "50ms", wantWait: 50 * time.Millisecond, wantReached: true},
 		// A wait that outlived the context would go on to the statement, with no error yet.
 		{name: "cancelled context ends the wait", latency: "30s", timeout: 30 * time.Millisecond,
-			wantErr: context.DeadlineExceeded, wantAtLeast: 30 * time.Millisecond},
+			wantErr: context.DeadlineExceeded, wantWait: 30 * time.Second},
 	}
+	waits := faults.RecordWaits(inj)
 	for _, tt := range tests {
 		for _, op := range gormOps {
 			t.Run(tt.name+"/"+op.name, func(t *testing.T) {
 				set(t, inj, `{"db_latency":"`+tt.latency+`"}`)
 				reached.Store(0)
-				begin := time.Now() // before the deadline is set, so a took below the timeout means it was not kept
+				before := len(waits())
 				ctx := t.Context()
 				if tt.timeout > 0 {
 					var cancel context.CancelFunc
@@ -148,12 +150,11 @@ func TestGORMPluginLatency(t *testing.T) {
 					defer cancel()
 				}
 				err := op.run(ctx, db)
-				took := time.Since(begin)
 				if !errors.Is(err, tt.wantErr) {
 					t.Errorf("error = %v, want %v", err, tt.wantErr)
 				}
-				if took < tt.wantAtLeast {
-					t.Errorf("took %s, want at least %s", took, tt.wantAtLeast)
+				if got := waits()[before:]; len(got) == 0 || got[0] != tt.wantWait {
+					t.Errorf("latency waits asked: %v, want %s first", got, tt.wantWait)
 				}
 				if got := reached.Load() > 0; got != tt.wantReached {
 					t.Errorf("went on past the fault: %v, want %v", got, tt.wantReached)

@@ -46,7 +46,7 @@ func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 // beforeRedis applies the Redis faults in force, returning the error to fail the call with.
 func (i *Injector) beforeRedis(ctx context.Context) error {
 	s := i.Settings()
-	if err := sleep(ctx, s.RedisLatency); err != nil {
+	if err := i.wait(ctx, s.RedisLatency); err != nil {
 		return err
 	}
 	if hit(s.RedisErrorRate) {
