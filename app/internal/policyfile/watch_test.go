@@ -174,7 +174,10 @@ func TestWatchAppliesChanges(t *testing.T) {
 
 			// Removing a key returns it to its start-up value: the file is the policy.
 			l.write(t, "preset: two-level\n")
-			proctest.WaitFor(t, "the second change applied", func() bool { return s.target.Policy().Preset == "two-level" })
+			// The policy is stored before the reload is counted: wait for both.
+			proctest.WaitFor(t, "the second change applied and counted", func() bool {
+				return s.target.Policy().Preset == "two-level" && s.count(resultApplied) >= 3
+			})
 			if got := s.count(resultApplied); got != 3 {
 				t.Errorf("config_reloads_total{result=applied} = %v, want 3 (start + two changes)", got)
 			}
