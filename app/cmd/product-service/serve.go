@@ -59,6 +59,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 	tp, shutdownTracing, err := telemetry.NewTracerProvider(ctx, telemetry.TracingOptions{
 		Endpoint: cfg.Telemetry.OTLPEndpoint, Protocol: cfg.Telemetry.OTLPProtocol, ServiceName: cfg.Telemetry.ServiceName,
 		Sampler: cfg.Telemetry.TracesSampler, SamplerArg: cfg.Telemetry.TracesSamplerArg, Version: build.Version, Env: cfg.Env,
+		Spans: telemetry.NewSpanCounter(reg),
 	})
 	if err != nil {
 		return err

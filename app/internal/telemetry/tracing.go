@@ -28,6 +28,8 @@ type TracingOptions struct {
 	// Sampler and SamplerArg are OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG.
 	Sampler, SamplerArg string
 	Version, Env        string
+	// Spans, when set, counts the spans the provider ends (trace_spans_ended_total, spans.go).
+	Spans *SpanCounter
 }
 
 // Propagator carries W3C tracecontext and baggage across HTTP hops.
@@ -56,6 +58,9 @@ func NewTracerProvider(ctx context.Context, opts TracingOptions) (trace.TracerPr
 		return nil, nil, fmt.Errorf("otlp trace exporter: %w", err)
 	}
 	tp := NewSDKProvider(sdktrace.NewBatchSpanProcessor(exp, sdktrace.WithBatchTimeout(2*time.Second)), sampler, opts)
+	if opts.Spans != nil {
+		tp.RegisterSpanProcessor(opts.Spans)
+	}
 	return tp, tp.Shutdown, nil
 }
 
