@@ -8,8 +8,14 @@ import (
 	"testing"
 )
 
-// provisionedUIDs are the data sources grafana/provisioning creates, by uid, with their type.
+// provisionedUIDs are the data sources grafana/provisioning/datasources/datasources.yml creates,
+// by uid, with their type.
 var provisionedUIDs = map[string]string{"prometheus": "prometheus", "loki": "loki", "tempo": "tempo"}
+
+// profileUIDs are the data sources of pyroscope.yml, beside datasources.yml. Their panels
+// (flame graphs) query by label selector, not by expression: no query list entry, no e2e
+// evaluation (the native e2e stack runs no Pyroscope).
+var profileUIDs = map[string]string{"pyroscope": "grafana-pyroscope-datasource"}
 
 // builtinUIDs are Grafana's own data sources, valid without provisioning.
 var builtinUIDs = map[string]bool{"-- Grafana --": true, "-- Mixed --": true, "-- Dashboard --": true, "grafana": true}
@@ -94,8 +100,15 @@ func checkPanels(t *testing.T, d dashboard) {
 			t.Errorf("panel %v %q: no targets", id, title)
 		}
 		for _, tg := range targets {
-			if strings.TrimSpace(str(obj(tg)["expr"])) == "" {
-				t.Errorf("panel %v %q: target %s has no expr", id, title, str(obj(tg)["refId"]))
+			tm := obj(tg)
+			if _, profile := profileUIDs[str(obj(tm["datasource"])["uid"])]; profile {
+				if strings.TrimSpace(str(tm["labelSelector"])) == "" || str(tm["profileTypeId"]) == "" {
+					t.Errorf("panel %v %q: profile target %s needs a labelSelector and a profileTypeId", id, title, str(tm["refId"]))
+				}
+				continue
+			}
+			if strings.TrimSpace(str(tm["expr"])) == "" {
+				t.Errorf("panel %v %q: target %s has no expr", id, title, str(tm["refId"]))
 			}
 		}
 	}
@@ -119,9 +132,12 @@ func checkDatasourceRefs(t *testing.T, d dashboard) {
 			return
 		}
 		want, ok := provisionedUIDs[uid]
+		if !ok {
+			want, ok = profileUIDs[uid]
+		}
 		switch {
 		case !ok:
-			t.Errorf("%s: datasource uid %q is not provisioned (want one of prometheus, loki, tempo)", where, uid)
+			t.Errorf("%s: datasource uid %q is not provisioned (want one of prometheus, loki, tempo, pyroscope)", where, uid)
 		case typ != want:
 			t.Errorf("%s: datasource %q has type %q, provisioned as %q", where, uid, typ, want)
 		}

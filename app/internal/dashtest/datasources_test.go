@@ -15,14 +15,15 @@ type datasource struct {
 	JSONData map[string]any `yaml:"jsonData"`
 }
 
-// loadDatasources decodes datasources.yml into data sources by uid.
-func loadDatasources(t *testing.T) map[string]datasource {
+// loadDatasources decodes a provisioning file (datasources.yml, pyroscope.yml) into data sources
+// by uid.
+func loadDatasources(t *testing.T, file string) map[string]datasource {
 	t.Helper()
 	var cfg struct {
 		APIVersion  int          `yaml:"apiVersion"`
 		Datasources []datasource `yaml:"datasources"`
 	}
-	readYAML(t, datasourcesFile, &cfg)
+	readYAML(t, file, &cfg)
 	if cfg.APIVersion != 1 {
 		t.Errorf("apiVersion %d, want 1", cfg.APIVersion)
 	}
@@ -39,7 +40,7 @@ func loadDatasources(t *testing.T) map[string]datasource {
 // TestDatasources: the three data sources have their fixed uids and types, and link metrics, logs
 // and traces: exemplars and log lines lead to Tempo, traces lead to their logs and metrics.
 func TestDatasources(t *testing.T) {
-	byUID := loadDatasources(t)
+	byUID := loadDatasources(t, datasourcesFile)
 	for uid, typ := range provisionedUIDs {
 		ds, ok := byUID[uid]
 		switch {
@@ -107,4 +108,15 @@ func TestDatasources(t *testing.T) {
 			t.Error("tempo: lokiSearch does not use loki")
 		}
 	})
+}
+
+// TestProfileDatasource: pyroscope.yml provisions the data sources profile panels use
+// (profileUIDs), with their types.
+func TestProfileDatasource(t *testing.T) {
+	byUID := loadDatasources(t, profileDatasourcesFile)
+	for uid, typ := range profileUIDs {
+		if ds, ok := byUID[uid]; !ok || ds.Type != typ {
+			t.Errorf("%s: data source %s is %+v, want type %s", profileDatasourcesFile, uid, ds, typ)
+		}
+	}
 }

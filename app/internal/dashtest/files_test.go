@@ -16,11 +16,13 @@ const (
 	repoRoot        = "../../.."
 	dashboardsDir   = repoRoot + "/grafana/dashboards"
 	datasourcesFile = repoRoot + "/grafana/provisioning/datasources/datasources.yml"
-	providersFile   = repoRoot + "/grafana/provisioning/dashboards/dashboards.yml"
-	promConfigFile  = repoRoot + "/prometheus/prometheus.yml"
-	rulesDir        = repoRoot + "/prometheus/rules"
-	rulesTestsDir   = repoRoot + "/prometheus/rules/tests"
-	runbooksFile    = repoRoot + "/docs/alerts.md"
+	// profileDatasourcesFile provisions Pyroscope, in a file of its own.
+	profileDatasourcesFile = repoRoot + "/grafana/provisioning/datasources/pyroscope.yml"
+	providersFile          = repoRoot + "/grafana/provisioning/dashboards/dashboards.yml"
+	promConfigFile         = repoRoot + "/prometheus/prometheus.yml"
+	rulesDir               = repoRoot + "/prometheus/rules"
+	rulesTestsDir          = repoRoot + "/prometheus/rules/tests"
+	runbooksFile           = repoRoot + "/docs/alerts.md"
 )
 
 // dashboard is one dashboard file, decoded generically: the tests read what Grafana reads.
