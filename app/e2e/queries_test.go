@@ -38,7 +38,7 @@ var queryEvents = map[string]string{
 	"rules/alerts.yml/CacheRedisErrors":                                   "redis_error_rate 1 for 8 s",
 	"rules/alerts.yml/CacheRedisBreakerOpen":                              "redis_error_rate 1 for 8 s opens the breaker",
 	"rules/alerts.yml/CacheL1InvalidationLagHigh":                         "replica-b stalls 400 ms while replica-a writes",
-	"rules/alerts.yml/LogShipperDropping":                                 "Loki refuses replica-b's pushes for 33 s",
+	"rules/alerts.yml/LogLinesDropped":                                    "Loki refuses replica-b's pushes for 33 s",
 	"rules/alerts.yml/CacheBackgroundLoadsSkipped":                        "preset tail with load_rate 1: revalidations of stale hot products skipped",
 	"rules/recording.yml/job:cache_background_loads_skipped:ratio_rate5m": "preset tail with load_rate 1: revalidations of stale hot products skipped",
 	"dashboard/cache-lab/panel 36/A":                                      "preset tail with ttl 2s: hot products read past their freshness are answered stale",
