@@ -17,6 +17,8 @@
 //     [{"source": "dashboard/cache-lab/panel 3/A", "title": "...", "datasource": "prometheus",
 //     "kind": "metric", "expr": "..."}, ...]; kind "logs" marks LogQL log queries, which Loki only
 //     runs as range queries.
+//     Pyroscope flame-graph panels are left out: they query by label selector, and no e2e stack
+//     runs Pyroscope.
 //   - TestWriteNativeConfig writes prometheus/prometheus.yml for a Prometheus run outside compose
 //     to DASHTEST_PROM_CONFIG_OUT: each job named in DASHTEST_PROM_TARGETS
 //     ("product-service=127.0.0.1:8081,127.0.0.1:8082;prometheus=127.0.0.1:9090") scrapes those
