@@ -5,10 +5,11 @@ package telemetry
 
 import (
 	"io"
+	"os"
 	"time"
 
 	"github.com/sirupsen/logrus"
-	)
+)
 
 // AppName labels every log line, metric and trace of the service.
 const AppName = "product-service"
@@ -65,6 +66,10 @@ func NewLogger(w io.Writer, opts LogOptions) (*logrus.Logger, *Output, error) {
 		out.addSink(f.stats, opts.File.QueueLines, f.write, drain(f.write), f.close)
 	}
 	l.SetOutput(out)
+	l.ExitFunc = func(code int) { // Fatal: the line that says why reaches the sinks first
+		_ = out.Close()
+		os.Exit(code)
+	}
 	return l, out, nil
 }
 

@@ -83,7 +83,7 @@ func (m *pipelineMetrics) forSink(name string, r *reporter) *sinkStats {
 	s := &sinkStats{
 		name: name, reporter: r, bytes: m.bytes.WithLabelValues(name),
 		lines: map[string]prometheus.Counter{}, dropped: map[string]prometheus.Counter{},
-		sometimes: &rate.Sometimes{Interval: r.every},
+		sometimes:  &rate.Sometimes{Interval: r.every},
 		pushErrors: m.pushErrors, sent: m.sent,
 	}
 	for _, l := range logLevels {
