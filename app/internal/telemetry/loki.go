@@ -66,6 +66,9 @@ func (o LokiOptions) withDefaults() LokiOptions {
 func (o *Output) AddLoki(opts LokiOptions) {
 	opts = opts.withDefaults()
 	s := &lokiSink{opts: opts, client: &http.Client{Timeout: opts.PushTimeout}, stats: o.stats(SinkLoki), stop: o.stop}
+	for _, reason := range pushErrorReasons {
+		s.stats.pushErrors.WithLabelValues(reason) // present from the start, at 0
+	}
 	o.addSink(s.stats, opts.QueueLines, nil, s.run, nil)
 }
 
@@ -161,6 +164,9 @@ func (s *lokiSink) push(batch []line) {
 	s.stats.sent.Add(float64(len(batch)))
 	s.stats.wrote(size)
 }
+
+// pushErrorReasons are the reason label's values of log_shipper_push_errors_total.
+var pushErrorReasons = []string{"network", "timeout", "status_4xx", "status_429", "status_5xx"}
 
 // pushError is a failed push attempt and its reason (log_shipper_push_errors_total).
 type pushError struct {

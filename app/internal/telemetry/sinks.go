@@ -156,15 +156,8 @@ func (o *Output) Shutdown(ctx context.Context) error {
 	o.mu.Unlock()
 	var errs []error
 	for _, s := range sinks {
-		select {
-		case <-s.done:
-			if s.close != nil {
-				s.mu.Lock()
-				s.close()
-				s.mu.Unlock()
-			}
+		if s.finished(ctx) {
 			continue
-		case <-ctx.Done():
 		}
 		o.cancel() // a sink still retrying gives up
 		n := 0
@@ -179,6 +172,25 @@ func (o *Output) Shutdown(ctx context.Context) error {
 	o.cancel()
 	o.reporter.close(ctx)
 	return errors.Join(errs...)
+}
+
+// finished waits, until ctx ends, for the sink to write its last line, then closes it.
+func (s *sink) finished(ctx context.Context) bool {
+	select {
+	case <-s.done: // first: with ctx ended too, a finished sink is not abandoned
+	default:
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if s.close != nil {
+		s.mu.Lock()
+		s.close()
+		s.mu.Unlock()
+	}
+	return true
 }
 
 // Register exports the log pipeline's metrics on reg.

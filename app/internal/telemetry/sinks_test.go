@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -346,5 +347,37 @@ func TestLokiFailuresCountedAndSaid(t *testing.T) {
 				t.Errorf("stdout got %d lines, want %d", countLines(stdout.String()), lines)
 			}
 		})
+	}
+}
+
+// Every metric of the pipeline is exported with its label values present from the start, and a
+// shutdown whose time is already up still closes the sinks that are done (synchronous ones are).
+func TestPipelineMetricsAndShutdown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "service.log")
+	log, out, _ := pipeline(t, io.Discard, LogOptions{File: FileOptions{Path: path, MaxSizeMB: 1}}, LokiOptions{})
+	reg := prometheus.NewRegistry()
+	if err := out.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	log.Warn("one")
+	for name, want := range map[string]int{
+		"log_lines_total": 2 * len(logLevels), "log_bytes_total": 2, "log_lines_dropped_total": 2 * len(dropReasons),
+		"log_sink_queue_lines": 2, "log_sink_queue_capacity": 2, "log_shipper_sent_total": 1,
+	} {
+		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != want {
+			t.Errorf("%s: %d series (%v), want %d", name, n, err, want)
+		}
+	}
+	if accepted, bytes := counter(out, SinkFile); accepted != 1 || bytes == 0 {
+		t.Errorf("file sink: accepted %v lines, wrote %v bytes; want 1 line", accepted, bytes)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := out.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown of synchronous sinks after the time was up: %v", err)
+	}
+	log.Info("after")
+	if got := dropped(out, SinkFile, DropClosed); got != 1 {
+		t.Errorf("a line after shutdown: closed = %v, want 1", got)
 	}
 }
