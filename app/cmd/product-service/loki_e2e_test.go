@@ -213,30 +213,7 @@ func newLokiPipeline(t *testing.T, base string, labels map[string]string) lokiPi
 // counter sums the series of name whose labels include want.
 func (p lokiPipeline) counter(t *testing.T, name string, want map[string]string) float64 {
 	t.Helper()
-	families, err := p.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			for k, v := range want {
-				if got[k] != v {
-					continue series
-				}
-			}
-			sum += m.GetCounter().GetValue()
-		}
-	}
-	return sum
+	return proctest.MetricSum(t, p.reg, name, want)
 }
 
 // lost is what Loki's sink dropped for any reason.
