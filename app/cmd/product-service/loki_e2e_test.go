@@ -11,27 +11,32 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/telemetry"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
 // The mission's query, literally.
 const missionQuery = `{app="product-service"} | json | status=500 | latency > 1000`
 
-// startLoki runs the Loki binary named by LOKI_BIN with loki/loki.yaml on free ports in a temp dir.
-func startLoki(t *testing.T) string {
+// startLoki runs the Loki binary named by LOKI_BIN with loki/loki.yaml on free ports in a temp dir,
+// with flags overriding the file; stop kills it before the test ends.
+func startLoki(t *testing.T, flags ...string) (base string, stop func()) {
 	t.Helper()
-	bin := os.Getenv("LOKI_BIN")
-	if bin == "" {
-		t.Fatal("LOKI_BIN is not set: run this through `make e2e` (make tools builds Loki)")
-	}
+	bin := proctest.Tool(t, "LOKI_BIN", "")
 	dir := t.TempDir()
 	httpPort, grpcPort := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "-config.file=../../../loki/loki.yaml", "-config.expand-env=true")
+	cmd := exec.Command(bin, append([]string{"-config.file=../../../loki/loki.yaml", "-config.expand-env=true"}, flags...)...)
 	cmd.Env = append(os.Environ(), "LOKI_DATA="+dir, "LOKI_HTTP_ADDR=127.0.0.1",
 		"LOKI_HTTP_PORT="+strconv.Itoa(httpPort), "LOKI_GRPC_PORT="+strconv.Itoa(grpcPort))
 	var out bytes.Buffer
@@ -39,10 +44,11 @@ func startLoki(t *testing.T) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	base := "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	stop = sync.OnceFunc(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(stop)
+	base = "http://127.0.0.1:" + strconv.Itoa(httpPort)
 	waitHTTP(t, base+"/ready", 60*time.Second, func() string { return out.String() })
-	return base
+	return base, stop
 }
 
 func freePort(t *testing.T) int {
@@ -85,7 +91,7 @@ func admin(t *testing.T, method, url, body string) {
 // The service ships its lines to a real Loki, and the mission's LogQL finds the slow 500s that
 // fault injection produced.
 func TestLokiFindsSlowServerErrors(t *testing.T) {
-	loki := startLoki(t)
+	loki, _ := startLoki(t)
 	db := testdb.New(t)
 	addr := freeAddr(t)
 	env := lookup(map[string]string{
@@ -170,4 +176,144 @@ func queryCount(t *testing.T, loki, query string) int {
 		n += len(r.Values)
 	}
 	return n
+}
+
+// lokiPipeline is the service's log pipeline: stdout and a file kept in memory and a temp dir,
+// and Loki at base with labels, retrying for a short while only.
+type lokiPipeline struct {
+	log    *logrus.Logger
+	out    *telemetry.Output
+	reg    *prometheus.Registry
+	stdout *safeBuffer
+	stderr *safeBuffer
+	file   string
+}
+
+func newLokiPipeline(t *testing.T, base string, labels map[string]string) lokiPipeline {
+	t.Helper()
+	p := lokiPipeline{reg: prometheus.NewRegistry(), stdout: &safeBuffer{}, stderr: &safeBuffer{}, file: filepath.Join(t.TempDir(), "service.log")}
+	var err error
+	p.log, p.out, err = telemetry.NewLogger(p.stdout, telemetry.LogOptions{
+		Level: "info", Env: "test", QueueLines: 1000, Stderr: p.stderr, ReportEvery: time.Hour,
+		File: telemetry.FileOptions{Path: p.file, MaxSizeMB: 10, QueueLines: 1000},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.out.Register(p.reg); err != nil {
+		t.Fatal(err)
+	}
+	p.out.AddLoki(telemetry.LokiOptions{
+		URL: base, Labels: labels, QueueLines: 1000, BatchWait: 10 * time.Millisecond,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxRetryTime: 500 * time.Millisecond,
+	})
+	return p
+}
+
+// counter sums the series of name whose labels include want.
+func (p lokiPipeline) counter(t *testing.T, name string, want map[string]string) float64 {
+	t.Helper()
+	return proctest.MetricSum(t, p.reg, name, want)
+}
+
+// lost is what Loki's sink dropped for any reason.
+func (p lokiPipeline) lost(t *testing.T) float64 {
+	return p.counter(t, "log_lines_dropped_total", map[string]string{"sink": "loki"})
+}
+
+// kept checks stdout and the file hold n lines each.
+func (p lokiPipeline) kept(t *testing.T, n int) {
+	t.Helper()
+	file, err := os.ReadFile(p.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sink, text := range map[string]string{"stdout": p.stdout.String(), "file": string(file)} {
+		if got := strings.Count(text, "\n"); got != n {
+			t.Errorf("%s holds %d lines, want %d", sink, got, n)
+		}
+	}
+}
+
+// saidOnce checks stderr said exactly once that Loki lost lines for reason.
+func (p lokiPipeline) saidOnce(t *testing.T, reason string) {
+	t.Helper()
+	said := 0
+	for _, l := range strings.Split(p.stderr.String(), "\n") {
+		if strings.Contains(l, `"sink":"loki"`) && strings.Contains(l, `"reason":"`+reason+`"`) {
+			said++
+		}
+	}
+	if said != 1 {
+		t.Errorf("stderr said %d times that Loki lost lines (%s), want once:\n%s", said, reason, p.stderr.String())
+	}
+}
+
+var testLabels = map[string]string{"app": telemetry.AppName, "env": "sinks"}
+
+// A real Loki refusing a push (400: an invalid label name) and then stopped: the lines it loses
+// are counted (rejected, then retries_exhausted or queue_full) and said once each, while stdout
+// and the file keep every line.
+func TestLokiRefusingOrStoppedOthersKeepEveryLine(t *testing.T) {
+	base, stopLoki := startLoki(t)
+
+	refused := newLokiPipeline(t, base, map[string]string{"app": telemetry.AppName, "bad-label": "x"})
+	for range 10 {
+		refused.log.Info("refused")
+	}
+	if err := refused.out.Shutdown(proctest.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := refused.counter(t, "log_lines_dropped_total", map[string]string{"sink": "loki", "reason": "rejected"}); got != 10 {
+		t.Errorf("lines Loki refused counted as rejected: %v, want 10", got)
+	}
+	if got := refused.counter(t, "log_shipper_push_errors_total", map[string]string{"reason": "status_4xx"}); got < 1 {
+		t.Error("the refused push was not counted as status_4xx")
+	}
+	refused.kept(t, 10)
+	refused.saidOnce(t, "rejected")
+
+	p := newLokiPipeline(t, base, testLabels)
+	for range 10 {
+		p.log.Info("before the stop")
+	}
+	proctest.WaitFor(t, "Loki to accept the first 10 lines", func() bool {
+		return p.counter(t, "log_shipper_sent_total", nil) == 10
+	})
+	stopLoki()
+	for range 10 {
+		p.log.Info("after the stop")
+	}
+	if err := p.out.Shutdown(proctest.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.lost(t); got != 10 {
+		t.Errorf("Loki's sink lost %v lines after Loki stopped, want 10", got)
+	}
+	if got := p.counter(t, "log_shipper_push_errors_total", map[string]string{"reason": "network"}); got < 1 {
+		t.Error("no push to the stopped Loki was counted as a network error")
+	}
+	p.kept(t, 20)
+	p.saidOnce(t, "retries_exhausted")
+}
+
+// A real Loki with a tiny ingestion rate answers 429: the lines are counted as rate_limited once
+// the retries run out, said once, and stdout and the file keep every line.
+func TestLokiRateLimitingCounted(t *testing.T) {
+	base, _ := startLoki(t, "-distributor.ingestion-rate-limit-mb=0.0001", "-distributor.ingestion-burst-size-mb=0.0001")
+	p := newLokiPipeline(t, base, testLabels)
+	for i := range 10 {
+		p.log.WithField("pad", strings.Repeat("x", 200)).WithField("i", i).Info("over the limit")
+	}
+	if err := p.out.Shutdown(proctest.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.counter(t, "log_lines_dropped_total", map[string]string{"sink": "loki", "reason": "rate_limited"}); got != 10 {
+		t.Errorf("rate limited lines: %v, want 10 (lost in all: %v)", got, p.lost(t))
+	}
+	if got := p.counter(t, "log_shipper_push_errors_total", map[string]string{"reason": "status_429"}); got < 1 {
+		t.Error("no 429 counted")
+	}
+	p.kept(t, 10)
+	p.saidOnce(t, "rate_limited")
 }

@@ -32,23 +32,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 	if err := noFlags("serve", "Runs the HTTP API on HTTP_ADDR until SIGINT or SIGTERM.", args, stderr); err != nil {
 		return err
 	}
-	cfg, logger, closeLog, err := setup(stdout, lookup)
+	cfg, logger, logs, err := setup(stdout, lookup)
 	if err != nil {
 		return err
 	}
-	defer closeLog.Close()
+	// The last step of every shutdown: each log sink writes what it holds, within a bound (a
+	// blocked sink is abandoned, its lost lines counted and said on stderr).
+	defer logs.Close()
 	build := telemetry.ReadBuild(version)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	telemetry.RegisterBuildInfo(reg, build)
-
-	if cfg.Telemetry.LokiURL != "" {
-		shipper := telemetry.NewLokiShipper(telemetry.LokiOptions{
-			URL: cfg.Telemetry.LokiURL, Labels: map[string]string{"app": telemetry.AppName, "env": cfg.Env},
-		}, reg)
-		logger.SetOutput(io.MultiWriter(logger.Out, shipper))
-		defer flush("loki", logger, shipper.Close)
+	if err := logs.Register(reg); err != nil {
+		return fmt.Errorf("log pipeline metrics: %w", err)
 	}
+	addLoki(logs, cfg)
 	log := logger.WithField("version", build.Version)
 	log.WithFields(cfg.Fields()).Info("starting")
 	if cfg.Database.SimulatedLatency > 0 {

@@ -28,23 +28,37 @@ import (
 )
 
 // setup loads the configuration and builds the logger every command shares; close the returned
-// Closer last (it closes the log file).
-func setup(stdout io.Writer, lookup func(string) (string, bool)) (config.Config, *logrus.Logger, io.Closer, error) {
+// Output last: it flushes every log sink (stdout, the file, Loki when serve adds it), within a
+// bound.
+func setup(stdout io.Writer, lookup func(string) (string, bool)) (config.Config, *logrus.Logger, *telemetry.Output, error) {
 	cfg, err := config.Load(lookup)
 	if err != nil {
 		return config.Config{}, nil, nil, err
 	}
-	logger, closer, err := telemetry.NewLogger(stdout, telemetry.LogOptions{
-		Level: cfg.LogLevel, Env: cfg.Env,
+	logger, out, err := telemetry.NewLogger(stdout, telemetry.LogOptions{
+		Level: cfg.LogLevel, Env: cfg.Env, QueueLines: cfg.LogSinks.StdoutQueue,
 		File: telemetry.FileOptions{
 			Path: cfg.Telemetry.LogFile, MaxSizeMB: cfg.Telemetry.LogFileMaxSizeMB, MaxAgeDays: cfg.Telemetry.LogFileMaxAgeDays,
-			MaxBackups: cfg.Telemetry.LogFileMaxBackups, Compress: cfg.Telemetry.LogFileCompress,
+			MaxBackups: cfg.Telemetry.LogFileMaxBackups, Compress: cfg.Telemetry.LogFileCompress, QueueLines: cfg.LogSinks.FileQueue,
 		},
 	})
 	if err != nil {
 		return config.Config{}, nil, nil, err
 	}
-	return cfg, logger, closer, nil
+	return cfg, logger, out, nil
+}
+
+// addLoki ships every log line to LOKI_URL, when set, as one more sink of out.
+func addLoki(out *telemetry.Output, cfg config.Config) {
+	if cfg.Telemetry.LokiURL == "" {
+		return
+	}
+	s := cfg.LogSinks
+	out.AddLoki(telemetry.LokiOptions{
+		URL: cfg.Telemetry.LokiURL, Labels: map[string]string{"app": telemetry.AppName, "env": cfg.Env},
+		QueueLines: s.LokiQueue, BatchBytes: s.LokiBatchBytes, BatchWait: s.LokiBatchWait,
+		MinBackoff: s.LokiMinBackoff, MaxBackoff: s.LokiMaxBackoff, MaxRetryTime: s.LokiMaxRetryTime, PushTimeout: s.LokiPushTimeout,
+	})
 }
 
 // openDatabase opens the pool every command uses; closing the *sql.DB closes both handles.

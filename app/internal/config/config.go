@@ -31,6 +31,7 @@ type Config struct {
 	Redis     Redis
 	Cache     Cache
 	Telemetry Telemetry
+	LogSinks  LogSinks
 	// AdminToken guards every write route; empty means every write is refused.
 	AdminToken string
 	// ConfigFile (CONFIG_FILE), when set, is a file of cache policy switches (the PUT
@@ -175,6 +176,7 @@ func Load(lookup Lookup) (Config, error) {
 			CacheMaxAge:       r.duration("HTTP_CACHE_MAX_AGE", 5*time.Second, 0),
 		},
 		Overload: r.overload(),
+		LogSinks: r.logSinks(),
 		Database: Database{
 			URL:              r.databaseURL("DATABASE_URL", DefaultDatabaseURL),
 			ReplicaURLs:      r.databaseURLs("DATABASE_REPLICA_URLS"),

@@ -29,6 +29,7 @@ func TestLoadDefaults(t *testing.T) {
 			MaxBodyBytes: 1 << 20, CacheMaxAge: 5 * time.Second,
 		},
 		Overload: defaultOverload,
+		LogSinks: defaultLogSinks,
 		Database: config.Database{
 			URL: config.DefaultDatabaseURL, MaxOpenConns: 20, MaxIdleConns: 20, ReadYourWrites: 2 * time.Second,
 			ConnMaxLifetime: 30 * time.Minute, ConnMaxIdleTime: 5 * time.Minute, QueryTimeout: 5 * time.Second,
@@ -80,6 +81,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 			MaxBodyBytes: 2048, CacheMaxAge: 0,
 		},
 		Overload: defaultOverload,
+		LogSinks: defaultLogSinks,
 		Database: config.Database{
 			URL: "postgresql://u:p@db:5433/x", ReplicaURLs: []string{"postgres://u:p@r1:5432/x", "postgres://r2/x"},
 			ReadYourWrites: 500 * time.Millisecond, MaxOpenConns: 50, MaxIdleConns: 5, ConnMaxLifetime: time.Minute,

@@ -5,10 +5,10 @@ package telemetry
 
 import (
 	"io"
+	"os"
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // AppName labels every log line, metric and trace of the service.
@@ -18,8 +18,17 @@ const AppName = "product-service"
 type LogOptions struct {
 	Level string
 	Env   string
+	// QueueLines bounds stdout's queue; 0 writes stdout on the caller's goroutine (tests and
+	// tools that read the output at once).
+	QueueLines int
 	// File, when set, also writes lines to this file, rotated by size and age.
 	File FileOptions
+	// Stderr receives the rate-limited lines that say a sink is losing lines (os.Stderr when
+	// nil), at most one per sink per ReportEvery (10 s when 0).
+	Stderr      io.Writer
+	ReportEvery time.Duration
+	// FlushTimeout bounds Close's wait for the sinks to write what they hold (5 s when 0).
+	FlushTimeout time.Duration
 }
 
 // FileOptions configure the optional log file.
@@ -29,12 +38,18 @@ type FileOptions struct {
 	MaxAgeDays int
 	MaxBackups int
 	Compress   bool
+	// QueueLines bounds the file's queue; 0 writes it on the caller's goroutine.
+	QueueLines int
+	// CheckEvery is how often, at most, the sink checks that the path still names the file it
+	// writes (deleted, moved, truncated); 1 s when 0.
+	CheckEvery time.Duration
 }
 
-// NewLogger returns a JSON logger writing to w (and to the log file, when configured), with app
-// and env on every line, sensitive fields masked, and trace ids added from the entry's context.
-// The returned io.Closer closes the log file.
-func NewLogger(w io.Writer, opts LogOptions) (*logrus.Logger, io.Closer, error) {
+// NewLogger returns a JSON logger writing to w (stdout) and to the log file, when configured,
+// each a sink of the returned Output (AddLoki adds Loki), with app and env on every line,
+// sensitive fields masked, and trace ids added from the entry's context. Close the Output last:
+// it flushes every sink, within a bound.
+func NewLogger(w io.Writer, opts LogOptions) (*logrus.Logger, *Output, error) {
 	lvl, err := logrus.ParseLevel(opts.Level)
 	if err != nil {
 		return nil, nil, err
@@ -43,17 +58,19 @@ func NewLogger(w io.Writer, opts LogOptions) (*logrus.Logger, io.Closer, error) 
 	l.SetLevel(lvl)
 	l.SetFormatter(Formatter(opts.Env))
 	l.AddHook(traceHook{})
-	var closer io.Closer = nopCloser{}
+	out := newOutput(newPipelineMetrics(), opts.Stderr, opts.ReportEvery, opts.FlushTimeout)
+	stdout := streamSink{w: w, stats: out.stats(SinkStdout)}
+	out.addSink(stdout.stats, opts.QueueLines, stdout.write, drain(stdout.write), nil)
 	if opts.File.Path != "" {
-		f := &lumberjack.Logger{
-			Filename: opts.File.Path, MaxSize: opts.File.MaxSizeMB, MaxAge: opts.File.MaxAgeDays,
-			MaxBackups: opts.File.MaxBackups, Compress: opts.File.Compress,
-		}
-		w = io.MultiWriter(w, f)
-		closer = f
+		f := newFileSink(opts.File, out.stats(SinkFile))
+		out.addSink(f.stats, opts.File.QueueLines, f.write, drain(f.write), f.close)
 	}
-	l.SetOutput(w)
-	return l, closer, nil
+	l.SetOutput(out)
+	l.ExitFunc = func(code int) { // Fatal: the line that says why reaches the sinks first
+		_ = out.Close()
+		os.Exit(code)
+	}
+	return l, out, nil
 }
 
 // Formatter is the JSON formatter of every line: stable field names, secrets masked, app and env
@@ -89,7 +106,3 @@ func (f constFields) Format(e *logrus.Entry) ([]byte, error) {
 	withFields.Data = data
 	return f.inner.Format(&withFields)
 }
-
-type nopCloser struct{}
-
-func (nopCloser) Close() error { return nil }

@@ -5,15 +5,15 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // LokiOptions configure shipping to Loki.
@@ -22,127 +22,66 @@ type LokiOptions struct {
 	URL string
 	// Labels are the stream labels besides level (app and env).
 	Labels map[string]string
-	// QueueSize bounds the lines waiting to be sent; past it lines are dropped and counted.
-	QueueSize int
+	// QueueLines bounds the lines waiting to be sent; past it lines are dropped and counted.
+	QueueLines int
 	// BatchWait and BatchBytes bound a batch: it is sent when either is reached.
 	BatchWait  time.Duration
 	BatchBytes int
-	// MaxRetryTime bounds the retries of one batch (exponential backoff) before it is dropped.
-	MaxRetryTime time.Duration
+	// MinBackoff and MaxBackoff bound the wait between two attempts of a batch (exponential,
+	// jittered); MaxRetryTime bounds all the attempts of one batch before it is dropped.
+	MinBackoff, MaxBackoff, MaxRetryTime time.Duration
+	// PushTimeout bounds one push request.
+	PushTimeout time.Duration
 }
 
-// LokiShipper sends every log line written to it to Loki, asynchronously: a request never waits
-// for Loki. It is an io.Writer placed beside stdout, so each line is formatted (and masked) once.
-// Lines wait in a bounded queue, leave in batches (one stream per level), and a failed push is
-// retried with exponential backoff (cenkalti/backoff). When the queue is full the line is dropped
-// and counted.
+// withDefaults fills what is unset.
+func (o LokiOptions) withDefaults() LokiOptions {
+	set := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	if o.QueueLines <= 0 {
+		o.QueueLines = 10_000
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 1 << 20
+	}
+	set(&o.BatchWait, time.Second)
+	set(&o.MinBackoff, 500*time.Millisecond)
+	set(&o.MaxBackoff, 5*time.Second)
+	set(&o.MaxRetryTime, 30*time.Second)
+	set(&o.PushTimeout, 10*time.Second)
+	return o
+}
+
+// AddLoki adds Loki as a sink: lines wait in its bounded queue, leave in batches (one stream per
+// level), and a failed push is retried with exponential backoff (cenkalti/backoff), honouring a
+// 429's Retry-After. What Loki refuses (4xx other than 429) is not retried. Every failed attempt
+// is counted by reason, every lost line by why it was lost, and failures are said on stderr.
 //
 // The Loki client libraries were tried first: grafana/loki-client-go pulls an old
 // prometheus/prometheus whose dependencies do not resolve next to this module's, and Loki's OTLP
 // endpoint cannot make a log attribute (level) a stream label. The push API is small and stable.
-type LokiShipper struct {
+func (o *Output) AddLoki(opts LokiOptions) {
+	opts = opts.withDefaults()
+	s := &lokiSink{opts: opts, client: &http.Client{Timeout: opts.PushTimeout}, stats: o.stats(SinkLoki), stop: o.stop}
+	for _, reason := range pushErrorReasons {
+		s.stats.pushErrors.WithLabelValues(reason) // present from the start, at 0
+	}
+	o.addSink(s.stats, opts.QueueLines, nil, s.run, nil)
+}
+
+// lokiSink batches and pushes lines to Loki.
+type lokiSink struct {
 	opts   LokiOptions
 	client *http.Client
-	queue  chan line
-	done   chan struct{}
-	mu     sync.RWMutex // guards closed against Write racing Close
-	closed bool
-
-	dropped prometheus.Counter
-	sent    prometheus.Counter
-	failed  prometheus.Counter
-}
-
-type line struct {
-	level string
-	ts    time.Time
-	text  string
-}
-
-// NewLokiShipper starts a shipper; Close flushes it. Its counters are registered on reg.
-func NewLokiShipper(opts LokiOptions, reg prometheus.Registerer) *LokiShipper {
-	if opts.QueueSize <= 0 {
-		opts.QueueSize = 10_000
-	}
-	if opts.BatchWait <= 0 {
-		opts.BatchWait = time.Second
-	}
-	if opts.BatchBytes <= 0 {
-		opts.BatchBytes = 1 << 20
-	}
-	if opts.MaxRetryTime <= 0 {
-		opts.MaxRetryTime = 30 * time.Second
-	}
-	s := &LokiShipper{
-		opts: opts, client: &http.Client{Timeout: 10 * time.Second},
-		queue: make(chan line, opts.QueueSize), done: make(chan struct{}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "log_shipper_dropped_total", Help: "Log lines dropped: the queue to Loki was full, or a batch failed all retries.",
-		}),
-		sent: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "log_shipper_sent_total", Help: "Log lines Loki accepted.",
-		}),
-		failed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "log_shipper_push_failures_total", Help: "Push requests to Loki that failed (each is retried).",
-		}),
-	}
-	reg.MustRegister(s.dropped, s.sent, s.failed)
-	go s.run()
-	return s
-}
-
-// Write queues one formatted JSON line, or drops it when the queue is full. It never blocks.
-// The level (a stream label) is read from the line's "level" field.
-func (s *LokiShipper) Write(p []byte) (int, error) {
-	l := line{level: levelOf(p), ts: time.Now(), text: string(bytes.TrimRight(p, "\n"))}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		s.dropped.Inc() // written after Close: nobody will send it
-		return len(p), nil
-	}
-	select {
-	case s.queue <- l:
-	default:
-		s.dropped.Inc()
-	}
-	return len(p), nil
-}
-
-// levelOf finds the value of "level" in a JSON log line.
-func levelOf(p []byte) string {
-	const key = `"level":"`
-	i := bytes.Index(p, []byte(key))
-	if i < 0 {
-		return "unknown"
-	}
-	rest := p[i+len(key):]
-	j := bytes.IndexByte(rest, '"')
-	if j < 0 {
-		return "unknown"
-	}
-	return string(rest[:j])
-}
-
-// Close stops accepting lines and sends what is queued, within ctx.
-func (s *LokiShipper) Close(ctx context.Context) error {
-	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.queue)
-	}
-	s.mu.Unlock()
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("loki shipper flush: %w", ctx.Err())
-	}
+	stats  *sinkStats
+	stop   context.Context // ends when shutdown gives up waiting: retries stop
 }
 
 // run batches queued lines and pushes them until the queue is closed and drained.
-func (s *LokiShipper) run() {
-	defer close(s.done)
+func (s *lokiSink) run(queue <-chan line) {
 	var batch []line
 	size := 0
 	timer := time.NewTimer(s.opts.BatchWait)
@@ -156,7 +95,7 @@ func (s *LokiShipper) run() {
 	}
 	for {
 		select {
-		case l, ok := <-s.queue:
+		case l, ok := <-queue:
 			if !ok {
 				flush()
 				return
@@ -183,9 +122,10 @@ type pushStream struct {
 }
 
 // push sends one batch, one stream per level, retrying with backoff.
-func (s *LokiShipper) push(batch []line) {
+func (s *lokiSink) push(batch []line) {
 	streams := map[string]*pushStream{}
 	var order []string
+	size := 0
 	for _, l := range batch {
 		st, ok := streams[l.level]
 		if !ok {
@@ -197,7 +137,9 @@ func (s *LokiShipper) push(batch []line) {
 			streams[l.level] = st
 			order = append(order, l.level)
 		}
-		st.Values = append(st.Values, [2]string{strconv.FormatInt(l.ts.UnixNano(), 10), l.text})
+		text := string(bytes.TrimRight(l.text, "\n"))
+		size += len(text)
+		st.Values = append(st.Values, [2]string{strconv.FormatInt(l.ts.UnixNano(), 10), text})
 	}
 	req := pushRequest{}
 	for _, lvl := range order {
@@ -207,23 +149,52 @@ func (s *LokiShipper) push(batch []line) {
 	// BestSpeed: a local Loki gains little from denser batches, and the service pays the CPU.
 	gz, _ := gzip.NewWriterLevel(&body, gzip.BestSpeed)
 	if err := json.NewEncoder(gz).Encode(req); err != nil || gz.Close() != nil {
-		s.dropped.Add(float64(len(batch)))
+		s.stats.drop(DropRejected, len(batch), fmt.Errorf("encode push: %w", err))
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.MaxRetryTime)
-	defer cancel()
-	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		return struct{}{}, s.send(ctx, body.Bytes())
-	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxElapsedTime(s.opts.MaxRetryTime))
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = s.opts.MinBackoff, s.opts.MaxBackoff
+	_, err := backoff.Retry(s.stop, func() (struct{}, error) {
+		return struct{}{}, s.send(body.Bytes())
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(s.opts.MaxRetryTime))
 	if err != nil {
-		s.dropped.Add(float64(len(batch)))
+		s.stats.drop(dropReason(err), len(batch), err)
 		return
 	}
-	s.sent.Add(float64(len(batch)))
+	s.stats.sent.Add(float64(len(batch)))
+	s.stats.wrote(size)
+}
+
+// pushErrorReasons are the reason label's values of log_shipper_push_errors_total.
+var pushErrorReasons = []string{"network", "timeout", "status_4xx", "status_429", "status_5xx"}
+
+// pushError is a failed push attempt and its reason (log_shipper_push_errors_total).
+type pushError struct {
+	reason string
+	err    error
+}
+
+func (e *pushError) Error() string { return e.err.Error() }
+func (e *pushError) Unwrap() error { return e.err }
+
+// dropReason says why a batch was lost from the error that ended its retries.
+func dropReason(err error) string {
+	var pe *pushError
+	if errors.As(err, &pe) {
+		switch pe.reason {
+		case "status_4xx":
+			return DropRejected
+		case "status_429":
+			return DropRateLimited
+		}
+	}
+	return DropRetriesExhausted
 }
 
 // send makes one push request; a 4xx other than 429 is permanent (retrying cannot help).
-func (s *LokiShipper) send(ctx context.Context, gzipped []byte) error {
+func (s *lokiSink) send(gzipped []byte) error {
+	ctx, cancel := context.WithTimeout(s.stop, s.opts.PushTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.URL+"/loki/api/v1/push", bytes.NewReader(gzipped))
 	if err != nil {
 		return backoff.Permanent(err)
@@ -232,18 +203,35 @@ func (s *LokiShipper) send(ctx context.Context, gzipped []byte) error {
 	req.Header.Set("Content-Encoding", "gzip")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		s.failed.Inc()
-		return err
+		reason := "network"
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+			reason = "timeout"
+		}
+		return s.failed(reason, fmt.Errorf("loki push: %w", err))
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	s.failed.Inc()
 	err = fmt.Errorf("loki push: %s: %s", resp.Status, bytes.TrimSpace(msg))
-	if resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests {
-		return backoff.Permanent(err)
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		err = s.failed("status_429", err)
+		if secs, convErr := strconv.Atoi(resp.Header.Get("Retry-After")); convErr == nil && secs > 0 {
+			return errors.Join(err, backoff.RetryAfter(secs))
+		}
+		return err
+	case resp.StatusCode/100 == 4:
+		return backoff.Permanent(s.failed("status_4xx", err))
+	default:
+		return s.failed("status_5xx", err)
 	}
-	return err
+}
+
+// failed counts a failed attempt.
+func (s *lokiSink) failed(reason string, err error) error {
+	s.stats.pushErrors.WithLabelValues(reason).Inc()
+	return &pushError{reason: reason, err: err}
 }

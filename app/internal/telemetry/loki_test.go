@@ -63,23 +63,35 @@ func (f *fakeLoki) lines() (n int, labels []map[string]string) {
 	return n, labels
 }
 
-func newShipperLogger(t *testing.T, url string, opts LokiOptions) (*logrus.Logger, *LokiShipper, *prometheus.Registry) {
+// newShipperLogger is a logger whose only queued sink is Loki at url (stdout is discarded).
+func newShipperLogger(t *testing.T, url string, opts LokiOptions, stderr io.Writer) (*logrus.Logger, *Output, *prometheus.Registry) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
 	opts.URL = url
-	opts.Labels = map[string]string{"app": AppName, "env": "test"}
-	ship := NewLokiShipper(opts, reg)
-	log := logrus.New()
-	log.SetFormatter(Formatter("test"))
-	log.SetOutput(io.MultiWriter(io.Discard, ship))
-	return log, ship, reg
+	if opts.Labels == nil {
+		opts.Labels = map[string]string{"app": AppName, "env": "test"}
+	}
+	log, out, err := NewLogger(io.Discard, LogOptions{Level: "info", Env: "test", Stderr: stderr, ReportEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if err := out.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	out.AddLoki(opts)
+	return log, out, reg
+}
+
+// dropped is log_lines_dropped_total{sink,reason}.
+func dropped(out *Output, sink, reason string) float64 {
+	return testutil.ToFloat64(out.metrics.dropped.WithLabelValues(sink, reason))
 }
 
 func TestLokiShipperBatchesByLevelAndFlushesOnClose(t *testing.T) {
 	loki := &fakeLoki{failFirst: 1} // the first push fails: the batch is retried
 	srv := httptest.NewServer(loki)
 	defer srv.Close()
-	log, ship, reg := newShipperLogger(t, srv.URL, LokiOptions{BatchWait: 50 * time.Millisecond})
+	log, ship, reg := newShipperLogger(t, srv.URL, LokiOptions{BatchWait: 50 * time.Millisecond, MinBackoff: time.Millisecond}, io.Discard)
 	for i := range 100 {
 		log.WithField("i", i).WithField("password", "hunter2").Info("hello")
 	}
@@ -87,11 +99,11 @@ func TestLokiShipperBatchesByLevelAndFlushesOnClose(t *testing.T) {
 	log.Error("broken")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := ship.Close(ctx); err != nil {
+	if err := ship.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	log.Info("after close") // must not panic; counted as dropped
-	if got := testutil.ToFloat64(ship.dropped); got != 1 {
+	if got := dropped(ship, SinkLoki, DropClosed); got != 1 {
 		t.Errorf("a line written after Close: dropped = %v, want 1", got)
 	}
 	n, labels := loki.lines()
@@ -112,14 +124,14 @@ func TestLokiShipperBatchesByLevelAndFlushesOnClose(t *testing.T) {
 		}
 	}
 	loki.mu.Unlock()
-	if got := testutil.ToFloat64(ship.sent); got != 102 {
+	if got := testutil.ToFloat64(ship.metrics.sent); got != 102 {
 		t.Errorf("log_shipper_sent_total = %v", got)
 	}
-	if got := testutil.ToFloat64(ship.failed); got < 1 {
-		t.Errorf("the failed push was not counted")
+	if got := testutil.ToFloat64(ship.metrics.pushErrors.WithLabelValues("status_5xx")); got != 1 {
+		t.Errorf("log_shipper_push_errors_total{reason=status_5xx} = %v, want 1", got)
 	}
-	if n, _ := testutil.GatherAndCount(reg, "log_shipper_dropped_total"); n != 1 {
-		t.Error("log_shipper_dropped_total is not registered")
+	if n, _ := testutil.GatherAndCount(reg, "log_lines_dropped_total"); n != 2*len(dropReasons) {
+		t.Errorf("log_lines_dropped_total has %d series, want every reason of stdout and loki", n)
 	}
 }
 
@@ -141,7 +153,7 @@ func TestLokiShipperNeverBlocksAndCountsDrops(t *testing.T) {
 	released := sync.OnceFunc(func() { close(release) })
 	defer released() // before srv.Close: a stuck handler would hold it
 	// Retries outlast the test, so the stuck batch is neither dropped nor resent meanwhile.
-	log, ship, _ := newShipperLogger(t, srv.URL, LokiOptions{QueueSize: queue, BatchWait: time.Millisecond, MaxRetryTime: time.Hour})
+	log, ship, _ := newShipperLogger(t, srv.URL, LokiOptions{QueueLines: queue, BatchWait: time.Millisecond, MaxRetryTime: time.Hour}, io.Discard)
 
 	log.Info("first")
 	<-arrived // the sender is inside its push, stuck: nothing leaves the queue from here on
@@ -154,15 +166,15 @@ func TestLokiShipperNeverBlocksAndCountsDrops(t *testing.T) {
 		}
 	}()
 	proctest.WaitFor(t, "5,000 writes to return while Loki is stuck (a Write blocks)", func() bool { return returned.Load() == flood })
-	if dropped := testutil.ToFloat64(ship.dropped); dropped != flood-queue {
+	if dropped := dropped(ship, SinkLoki, DropQueueFull); dropped != flood-queue {
 		t.Errorf("dropped %v lines while Loki was stuck, want %d: all but the queue's %d", dropped, flood-queue, queue)
 	}
 
 	released()
-	if err := ship.Close(proctest.Context(t)); err != nil {
+	if err := ship.Shutdown(proctest.Context(t)); err != nil {
 		t.Fatal(err)
 	}
-	if sent := testutil.ToFloat64(ship.sent); sent != 1+queue {
+	if sent := testutil.ToFloat64(ship.metrics.sent); sent != 1+queue {
 		t.Errorf("sent %v lines once Loki answered, want %d: the stuck one and the queued ones", sent, 1+queue)
 	}
 }
