@@ -164,7 +164,7 @@ func (c *Control) apply(next Settings, until time.Time, source string) {
 		c.log.SetLevel(next.Level)
 	}
 	c.log.WithFields(logrus.Fields{
-		"source": source, "previous_level": prev.Level.String(), "level": next.Level.String(),
+		"source": source, "previous_log_level": prev.Level.String(), "log_level": next.Level.String(),
 		"previous_sample_every": prev.SampleEvery, "sample_every": next.SampleEvery,
 		"previous_until": formatUntil(prevUntil), "until": formatUntil(until),
 	}).Warn("log settings changed")
