@@ -17,7 +17,8 @@ type Change struct {
 	// SampleEvery is N, 1..MaxSampleEvery; 1 keeps every success line.
 	SampleEvery *int `json:"sample_every,omitempty"`
 	// For bounds the change (a Go duration such as "10m"); when it is over, every setting returns
-	// to its start-up value. Required, and at most DebugMax, when the level is debug or trace.
+	// to its start-up value. Left out, the end in force (if any) is kept. Required, and at most
+	// DebugMax, to set debug or trace when no end is in force.
 	For *string `json:"for,omitempty"`
 }
 
@@ -98,8 +99,9 @@ func validSettings(s Settings) error {
 	return nil
 }
 
-// resolve applies ch to cur at now: the settings it asks for and when they end (zero: never).
-func (ch Change) resolve(cur Settings, now time.Time, debugMax time.Duration) (Settings, time.Time, error) {
+// resolve applies ch to cur (in force until until, zero: no end) at now: the settings it asks for
+// and when they end. Without For the end in force is kept, so a change never unbinds debug.
+func (ch Change) resolve(cur Settings, until, now time.Time, debugMax time.Duration) (Settings, time.Time, error) {
 	next := cur
 	if ch.Level == nil && ch.SampleEvery == nil {
 		return Settings{}, time.Time{}, invalid("level", "name a level or sample_every (or both)")
@@ -117,20 +119,18 @@ func (ch Change) resolve(cur Settings, now time.Time, debugMax time.Duration) (S
 	if err := validSettings(next); err != nil {
 		return Settings{}, time.Time{}, err
 	}
-	var d time.Duration
-	if ch.For != nil {
-		var err error
-		if d, err = time.ParseDuration(*ch.For); err != nil || d <= 0 {
-			return Settings{}, time.Time{}, invalid("for", "%q is not a positive duration such as 10m", *ch.For)
+	if ch.For == nil {
+		if verbose(next.Level) && until.IsZero() {
+			return Settings{}, time.Time{}, invalid("for", "level %s needs a bound: \"for\" up to %s", next.Level, debugMax)
 		}
+		return next, until, nil
 	}
+	d, err := time.ParseDuration(*ch.For)
 	switch {
-	case verbose(next.Level) && ch.For == nil:
-		return Settings{}, time.Time{}, invalid("for", "level %s needs a bound: \"for\" up to %s", next.Level, debugMax)
+	case err != nil || d <= 0:
+		return Settings{}, time.Time{}, invalid("for", "%q is not a positive duration such as 10m", *ch.For)
 	case verbose(next.Level) && d > debugMax:
 		return Settings{}, time.Time{}, invalid("for", "%s is longer than LOG_DEBUG_MAX (%s) for level %s", d, debugMax, next.Level)
-	case ch.For == nil:
-		return next, time.Time{}, nil
 	}
 	return next, now.Add(d), nil
 }

@@ -132,7 +132,8 @@ func (c *Control) State() State {
 // wrapping ErrInvalid (an *InvalidError), and changes nothing.
 func (c *Control) Set(ctx context.Context, ch Change) (State, error) {
 	c.mu.Lock()
-	next, until, err := ch.resolve(c.cur, c.now(), c.debugMax)
+	c.expireIfDue(c.until)
+	next, until, err := ch.resolve(c.cur, c.until, c.now(), c.debugMax)
 	if err != nil {
 		c.mu.Unlock()
 		return State{}, err

@@ -225,6 +225,7 @@ func TestSetValidates(t *testing.T) {
 		{"debug at the bound", logctl.Change{Level: ptr("debug"), For: ptr("15m")}, ""},
 		{"trace within the bound", logctl.Change{Level: ptr("TRACE"), For: ptr("1m")}, ""},
 		{"warn without a bound", logctl.Change{Level: ptr("warn")}, ""},
+		{"sampling alone, no bound", logctl.Change{SampleEvery: ptr(2)}, ""},
 		{"warning spelled out", logctl.Change{Level: ptr("warning")}, ""},
 		{"error for an hour", logctl.Change{Level: ptr("error"), For: ptr("1h")}, ""},
 		{"sampling alone", logctl.Change{SampleEvery: ptr(10)}, ""},
@@ -301,30 +302,46 @@ func TestBoundedChangeExpires(t *testing.T) {
 	}
 }
 
-// A later change replaces the earlier one's expiry; a reset removes it.
-func TestLaterChangeReplacesTheExpiry(t *testing.T) {
+// A change without "for" keeps the end in force; one with "for" replaces it; a reset removes it.
+func TestLaterChangeAndTheExpiry(t *testing.T) {
 	clock := NewClock()
 	r := newReplica(t, nil, clock)
 	ctx := context.Background()
-	if _, err := r.c.Set(ctx, logctl.Change{Level: ptr("debug"), For: ptr("5m")}); err != nil {
-		t.Fatal(err)
+	set := func(ch logctl.Change) logctl.State {
+		t.Helper()
+		st, err := r.c.Set(ctx, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
 	}
-	if _, err := r.c.Set(ctx, logctl.Change{Level: ptr("warn")}); err != nil {
-		t.Fatal(err)
+	first := set(logctl.Change{Level: ptr("debug"), For: ptr("5m")})
+	if st := set(logctl.Change{SampleEvery: ptr(3)}); st.Level != "debug" || st.Until == nil || !st.Until.Equal(*first.Until) {
+		t.Errorf("sampling changed during a debug window: %+v, want debug until %s", st, first.Until)
 	}
-	clock.Advance(time.Hour)
-	if st := r.c.State(); st.Level != "warning" || st.Until != nil || st.Source != "admin" {
-		t.Errorf("state %+v: want warning with no expiry, set by admin (the debug window's timer must not undo it)", st)
+	clock.Advance(5 * time.Minute)
+	if st := r.c.State(); st.Level != "info" || st.SampleEvery != 1 || st.Source != "expiry" {
+		t.Errorf("at the end of the window: %+v, want the start-up settings", st)
 	}
-	if _, err := r.c.Set(ctx, logctl.Change{Level: ptr("trace"), For: ptr("1m")}); err != nil {
-		t.Fatal(err)
+
+	set(logctl.Change{Level: ptr("debug"), For: ptr("5m")})
+	set(logctl.Change{Level: ptr("warn"), For: ptr("1h")})
+	clock.Advance(5 * time.Minute)
+	if st := r.c.State(); st.Level != "warning" || st.Source != "admin" {
+		t.Errorf("state %+v: want warning still (the debug window's timer must not undo it)", st)
 	}
+	clock.Advance(55 * time.Minute)
+	if st := r.c.State(); st.Level != "info" || st.Source != "expiry" {
+		t.Errorf("state %+v after the hour: want info by expiry", st)
+	}
+
+	set(logctl.Change{Level: ptr("trace"), For: ptr("1m")})
 	st := r.c.Reset(ctx)
 	if st.Level != "info" || st.Until != nil || clock.Pending() != 0 {
 		t.Errorf("after reset: %+v, %d timers pending; want info, none", st, clock.Pending())
 	}
 	clock.Advance(time.Hour)
-	if diff := cmp.Diff(map[string]float64{"admin": 4}, r.changes(t)); diff != "" {
+	if diff := cmp.Diff(map[string]float64{"admin": 6, "expiry": 2}, r.changes(t)); diff != "" {
 		t.Errorf("log_settings_changes_total (-want +got):\n%s", diff)
 	}
 }
