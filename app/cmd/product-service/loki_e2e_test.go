@@ -204,25 +204,13 @@ func TestLokiReweightedCount(t *testing.T) {
 // queryByRoute runs an instant LogQL metric query summed by route and returns its values.
 func queryByRoute(t *testing.T, loki, query string) map[string]int {
 	t.Helper()
-	resp, err := http.Get(loki + "/loki/api/v1/query?" + url.Values{"query": {query}}.Encode())
-	if err != nil {
-		t.Fatal(err)
+	var result []struct {
+		Metric map[string]string `json:"metric"`
+		Value  [2]any            `json:"value"`
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Data   struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Status != "success" {
-		t.Fatalf("query %s: %v %v", query, resp.Status, err)
-	}
+	lokiQuery(t, loki, "query", url.Values{"query": {query}}, &result)
 	out := map[string]int{}
-	for _, r := range body.Data.Result {
+	for _, r := range result {
 		s, _ := r.Value[1].(string)
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil {
@@ -236,8 +224,23 @@ func queryByRoute(t *testing.T, loki, query string) map[string]int {
 // queryCount runs a LogQL query over the last 10 minutes and counts the lines returned.
 func queryCount(t *testing.T, loki, query string) int {
 	t.Helper()
+	var result []struct {
+		Stream map[string]string `json:"stream"`
+		Values [][2]string       `json:"values"`
+	}
 	q := url.Values{"query": {query}, "start": {strconv.FormatInt(time.Now().Add(-10*time.Minute).UnixNano(), 10)}, "limit": {"1000"}}
-	resp, err := http.Get(loki + "/loki/api/v1/query_range?" + q.Encode())
+	lokiQuery(t, loki, "query_range", q, &result)
+	n := 0
+	for _, r := range result {
+		n += len(r.Values)
+	}
+	return n
+}
+
+// lokiQuery calls Loki's query API (query or query_range) and decodes data.result into result.
+func lokiQuery(t *testing.T, loki, api string, q url.Values, result any) {
+	t.Helper()
+	resp, err := http.Get(loki + "/loki/api/v1/" + api + "?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,18 +248,13 @@ func queryCount(t *testing.T, loki, query string) int {
 	var body struct {
 		Status string `json:"status"`
 		Data   struct {
-			Result []struct {
-				Stream map[string]string `json:"stream"`
-				Values [][2]string       `json:"values"`
-			} `json:"result"`
+			Result json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Status != "success" {
-		t.Fatalf("query %s: %v %v", query, resp.Status, err)
+		t.Fatalf("query %s: %v %v", q.Get("query"), resp.Status, err)
 	}
-	n := 0
-	for _, r := range body.Data.Result {
-		n += len(r.Values)
+	if err := json.Unmarshal(body.Data.Result, result); err != nil {
+		t.Fatalf("query %s: result: %v", q.Get("query"), err)
 	}
-	return n
 }

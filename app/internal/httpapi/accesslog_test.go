@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,8 @@ type sampledAPI struct {
 	store *fakeStore
 }
 
+// newSampledAPI serves the router keeping 1 in every success lines but those of exclude; every 0
+// serves it without an AccessLog.
 func newSampledAPI(t *testing.T, every int, exclude []string, slow time.Duration) *sampledAPI {
 	t.Helper()
 	var logs bytes.Buffer
@@ -41,11 +44,14 @@ func newSampledAPI(t *testing.T, every int, exclude []string, slow time.Duration
 	log.SetFormatter(&logrus.JSONFormatter{})
 	reg := prometheus.NewRegistry()
 	store := &fakeStore{}
-	r := httpapi.New(httpapi.Deps{
+	deps := httpapi.Deps{
 		Store: httpapi.Uncached(store), Gatherer: reg, Log: log,
-		Checks:    []httpapi.Check{{Name: "store", Probe: func(context.Context) error { return store.fail("ping") }}},
-		AccessLog: httpapi.NewAccessLog(reg, httpapi.AccessLogOptions{Exclude: exclude, SampleEvery: func() int { return every }}),
-	}, httpapi.Options{MaxBodyBytes: 4 << 10, SlowRequest: slow})
+		Checks: []httpapi.Check{{Name: "store", Probe: func(context.Context) error { return store.fail("ping") }}},
+	}
+	if every > 0 {
+		deps.AccessLog = httpapi.NewAccessLog(reg, httpapi.AccessLogOptions{Exclude: exclude, SampleEvery: func() int { return every }})
+	}
+	r := httpapi.New(deps, httpapi.Options{MaxBodyBytes: 4 << 10, SlowRequest: slow})
 	return &sampledAPI{logs: &logs, reg: reg, store: store, serve: func(path string) int {
 		w := httptest.NewRecorder()
 		r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
@@ -75,25 +81,32 @@ func (a *sampledAPI) lines(t *testing.T) []accessLine {
 	return out
 }
 
-// decisions returns log_access_lines_total as "route decision" → count.
+// decisions returns log_access_lines_total as "decision route" → count.
 func (a *sampledAPI) decisions(t *testing.T) map[string]float64 {
 	t.Helper()
-	families, err := a.reg.Gather()
+	return counted(t, a.reg, "log_access_lines_total")
+}
+
+// counted returns the samples of the counter family name that are above 0, keyed by their label
+// values in the order of the label names.
+func counted(t *testing.T, g prometheus.Gatherer, name string) map[string]float64 {
+	t.Helper()
+	families, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]float64{}
 	for _, f := range families {
-		if f.GetName() != "log_access_lines_total" {
+		if f.GetName() != name {
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
+			var values []string
 			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
+				values = append(values, l.GetValue())
 			}
 			if v := m.GetCounter().GetValue(); v > 0 {
-				out[labels["route"]+" "+labels["decision"]] = v
+				out[strings.Join(values, " ")] = v
 			}
 		}
 	}
@@ -124,7 +137,7 @@ func TestAccessLogSampling(t *testing.T) {
 			name: "N=1 keeps every line, weight 1", every: 1, exclude: probes,
 			paths:  []string{"/api/v1/products/1", "/api/v1/products/2"},
 			want:   []accessLine{ok(productRoute, 1), ok(productRoute, 1)},
-			counts: map[string]float64{productRoute + " kept": 2},
+			counts: map[string]float64{"kept " + productRoute: 2},
 		},
 		{
 			name: "1 in 3 per route, the first of every 3, weight 3", every: 3, exclude: probes,
@@ -134,8 +147,8 @@ func TestAccessLogSampling(t *testing.T) {
 				"/api/v1/products/6", "/api/v1/products/8/inventory", "/api/v1/products/9",
 			},
 			want: []accessLine{ok(productRoute, 3), ok(inventoryRoute, 3), ok(productRoute, 3), ok(inventoryRoute, 3), ok(productRoute, 3)},
-			counts: map[string]float64{productRoute + " kept": 3, productRoute + " sampled_out": 4,
-				inventoryRoute + " kept": 2, inventoryRoute + " sampled_out": 2},
+			counts: map[string]float64{"kept " + productRoute: 3, "sampled_out " + productRoute: 4,
+				"kept " + inventoryRoute: 2, "sampled_out " + inventoryRoute: 2},
 		},
 		{
 			name: "4xx always kept and not counted by the sampling", every: 2, exclude: probes,
@@ -144,7 +157,7 @@ func TestAccessLogSampling(t *testing.T) {
 			want: []accessLine{ok(productRoute, 2), {Route: productRoute, Status: 404, Level: "warning", SampleRate: 1},
 				{Route: productRoute, Status: 404, Level: "warning", SampleRate: 1}, ok(productRoute, 2),
 				{Route: "unmatched", Status: 404, Level: "warning", SampleRate: 1}},
-			counts: map[string]float64{productRoute + " kept": 4, productRoute + " sampled_out": 1, "unmatched kept": 1},
+			counts: map[string]float64{"kept " + productRoute: 4, "sampled_out " + productRoute: 1, "kept unmatched": 1},
 		},
 		{
 			name: "5xx always kept, a failing probe too", every: 100, exclude: probes, down: true,
@@ -152,7 +165,7 @@ func TestAccessLogSampling(t *testing.T) {
 			want: []accessLine{{Route: productRoute, Status: 503, Level: "error", SampleRate: 1},
 				{Route: productRoute, Status: 503, Level: "error", SampleRate: 1},
 				{Route: "/ready", Status: 503, Level: "warning", SampleRate: 1}},
-			counts: map[string]float64{productRoute + " kept": 2, "/ready kept": 1, "/health excluded": 1},
+			counts: map[string]float64{"kept " + productRoute: 2, "kept /ready": 1, "excluded /health": 1},
 		},
 		{
 			name: "slow lines always kept", every: 100, exclude: probes, slow: -1,
@@ -160,19 +173,19 @@ func TestAccessLogSampling(t *testing.T) {
 			want: []accessLine{{Route: productRoute, Status: 200, Level: "warning", SampleRate: 1},
 				{Route: productRoute, Status: 200, Level: "warning", SampleRate: 1},
 				{Route: "/health", Status: 200, Level: "warning", SampleRate: 1}},
-			counts: map[string]float64{productRoute + " kept": 2, "/health kept": 1},
+			counts: map[string]float64{"kept " + productRoute: 2, "kept /health": 1},
 		},
 		{
 			name: "probe and scrape successes excluded", every: 1, exclude: probes,
 			paths:  []string{"/health", "/ready", "/metrics", "/health", "/api/v1/products/1"},
 			want:   []accessLine{ok(productRoute, 1)},
-			counts: map[string]float64{"/health excluded": 2, "/ready excluded": 1, "/metrics excluded": 1, productRoute + " kept": 1},
+			counts: map[string]float64{"excluded /health": 2, "excluded /ready": 1, "excluded /metrics": 1, "kept " + productRoute: 1},
 		},
 		{
 			name: "no exclusions: probes are lines like any, sampled too", every: 2,
 			paths:  []string{"/health", "/health", "/health", "/ready"},
 			want:   []accessLine{ok("/health", 2), ok("/health", 2), ok("/ready", 2)},
-			counts: map[string]float64{"/health kept": 2, "/health sampled_out": 1, "/ready kept": 1},
+			counts: map[string]float64{"kept /health": 2, "sampled_out /health": 1, "kept /ready": 1},
 		},
 	}
 	for _, tt := range tests {
@@ -198,15 +211,10 @@ func TestAccessLogSampling(t *testing.T) {
 
 // Without an AccessLog (tests, tools) every line is written, with weight 1.
 func TestAccessLogWithoutControlsKeepsAll(t *testing.T) {
-	var logs bytes.Buffer
-	log := logrus.New()
-	log.SetOutput(&logs)
-	log.SetFormatter(&logrus.JSONFormatter{})
-	r := httpapi.New(httpapi.Deps{Store: httpapi.Uncached(&fakeStore{}), Log: log}, httpapi.Options{SlowRequest: time.Hour})
+	a := newSampledAPI(t, 0, nil, time.Hour)
 	for range 3 {
-		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/health", nil))
+		a.serve("/health")
 	}
-	a := &sampledAPI{logs: &logs}
 	want := []accessLine{{"/health", 200, "info", 1}, {"/health", 200, "info", 1}, {"/health", 200, "info", 1}}
 	if diff := cmp.Diff(want, a.lines(t)); diff != "" {
 		t.Errorf("access lines (-want +got):\n%s", diff)

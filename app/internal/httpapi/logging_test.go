@@ -3,8 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http/httptest"
 	"strconv"
@@ -111,22 +109,7 @@ func (r *loggedReplica) state(t *testing.T) logctl.State {
 // changes returns log_settings_changes_total by source, the sources counted only.
 func (r *loggedReplica) changes(t *testing.T) map[string]float64 {
 	t.Helper()
-	families, err := r.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, f := range families {
-		if f.GetName() != "log_settings_changes_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if v := m.GetCounter().GetValue(); v > 0 {
-				out[m.GetLabel()[0].GetValue()] = v
-			}
-		}
-	}
-	return out
+	return counted(t, r.reg, "log_settings_changes_total")
 }
 
 // productLines counts the access-log lines of product reads written so far and sums their weights.
@@ -267,9 +250,7 @@ func newCacheReplica(t *testing.T, rdb *redis.Client, ns string) *cache.Store {
 func TestLoggingAppliesOnEveryReplica(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: testdb.RedisAddr(t)})
 	t.Cleanup(func() { _ = rdb.Close() })
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	ns := "logging-test-" + hex.EncodeToString(b)
+	ns := testNamespace(t, rdb, "logging-test-")
 	clock := newManualClock()
 	one := newLoggedReplica(t, clock, newCacheReplica(t, rdb, ns))
 	two := newLoggedReplica(t, clock, newCacheReplica(t, rdb, ns))
