@@ -195,7 +195,7 @@ func TestLoggingAdminAppliesAndExpires(t *testing.T) {
 	}
 	until := clock.Now().Add(10 * time.Minute)
 	want := logctl.State{Level: "debug", SampleEvery: 4, Until: &until, Source: "admin",
-		Startup: logctl.StateSettings{Level: "info", SampleEvery: 1}, DebugMax: "15m0s", PeersNotified: true}
+		Startup: logctl.StateSettings{Level: "info", SampleEvery: 1}, DebugMax: "15m0s", PeersNotified: ptr(true)}
 	if diff := cmp.Diff(want, st); diff != "" {
 		t.Errorf("PUT debug answer (-want +got):\n%s", diff)
 	}
@@ -218,6 +218,8 @@ func TestLoggingAdminAppliesAndExpires(t *testing.T) {
 		t.Errorf("log_settings_changes_total (-want +got):\n%s", diff)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // fakeSource is the fake catalogue as the cache's source (no hot products to warm up).
 type fakeSource struct{ *fakeStore }
@@ -257,7 +259,7 @@ func TestLoggingAppliesOnEveryReplica(t *testing.T) {
 
 	a := one.admin(t, "PUT", `{"level":"debug","sample_every":3,"for":"5m"}`)
 	var set logctl.State
-	if err := json.Unmarshal(a.body, &set); err != nil || a.status != 200 || !set.PeersNotified {
+	if err := json.Unmarshal(a.body, &set); err != nil || a.status != 200 || set.PeersNotified == nil || !*set.PeersNotified {
 		t.Fatalf("PUT on replica one: %d %s", a.status, a.body)
 	}
 	proctest.WaitFor(t, "replica two to apply the change", func() bool { return two.state(t).Source == "peer" })

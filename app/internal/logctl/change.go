@@ -34,7 +34,7 @@ type State struct {
 	// DebugMax is the longest debug or trace may be set for.
 	DebugMax string `json:"debug_max"`
 	// PeersNotified, in the answer of a change, says whether the other replicas were sent it.
-	PeersNotified bool `json:"peers_notified,omitempty"`
+	PeersNotified *bool `json:"peers_notified,omitempty"`
 }
 
 // StateSettings are settings as the admin API shows them.

@@ -141,7 +141,8 @@ func (c *Control) Set(ctx context.Context, ch Change) (State, error) {
 	c.apply(next, until, SourceAdmin)
 	st := c.state()
 	c.mu.Unlock()
-	st.PeersNotified = c.broadcast(ctx, message{Level: next.Level.String(), SampleEvery: next.SampleEvery, Until: unixNano(until)})
+	notified := c.broadcast(ctx, message{Level: next.Level.String(), SampleEvery: next.SampleEvery, Until: unixNano(until)})
+	st.PeersNotified = &notified
 	return st, nil
 }
 
@@ -151,7 +152,8 @@ func (c *Control) Reset(ctx context.Context) State {
 	c.apply(c.startup, time.Time{}, SourceAdmin)
 	st := c.state()
 	c.mu.Unlock()
-	st.PeersNotified = c.broadcast(ctx, message{Reset: true})
+	notified := c.broadcast(ctx, message{Reset: true})
+	st.PeersNotified = &notified
 	return st
 }
 

@@ -267,7 +267,7 @@ func TestBoundedChangeExpires(t *testing.T) {
 	}
 	until := start.Add(10 * time.Minute)
 	want := logctl.State{Level: "debug", SampleEvery: 5, Until: &until, Source: "admin",
-		Startup: logctl.StateSettings{Level: "info", SampleEvery: 1}, DebugMax: "15m0s", PeersNotified: true}
+		Startup: logctl.StateSettings{Level: "info", SampleEvery: 1}, DebugMax: "15m0s", PeersNotified: ptr(true)}
 	if diff := cmp.Diff(want, st); diff != "" {
 		t.Errorf("state after the change (-want +got):\n%s", diff)
 	}
@@ -446,7 +446,7 @@ func TestChangeReachesPeers(t *testing.T) {
 	// A transport that does not take the change: this replica applies it and says so.
 	b.down = true
 	st, err = a.c.Set(ctx, logctl.Change{SampleEvery: ptr(3)})
-	if err != nil || st.PeersNotified || st.SampleEvery != 3 || other.c.SampleEvery() != 1 {
+	if err != nil || *st.PeersNotified || st.SampleEvery != 3 || other.c.SampleEvery() != 1 {
 		t.Errorf("with the transport down: %+v %v, other at %d", st, err, other.c.SampleEvery())
 	}
 }
