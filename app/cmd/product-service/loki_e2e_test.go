@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -92,25 +93,7 @@ func admin(t *testing.T, method, url, body string) {
 // fault injection produced.
 func TestLokiFindsSlowServerErrors(t *testing.T) {
 	loki, _ := startLoki(t)
-	db := testdb.New(t)
-	addr := freeAddr(t)
-	env := lookup(map[string]string{
-		"DATABASE_URL": db.URL, "HTTP_ADDR": addr, "ADMIN_TOKEN": "e2e", "LOKI_URL": loki, "APP_ENV": "test",
-		"CACHE_PRESET": "none", "REDIS_ADDR": testdb.RedisAddr(t), "CACHE_NAMESPACE": "e2e-loki-" + strconv.Itoa(os.Getpid()),
-	})
-	ctx := context.Background()
-	var out safeBuffer
-	if err := run(ctx, []string{"migrate"}, &out, &out, env); err != nil {
-		t.Fatal(err)
-	}
-	if err := run(ctx, []string{"seed", "--products", "20"}, &out, &out, env); err != nil {
-		t.Fatal(err)
-	}
-	serveCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- run(serveCtx, []string{"serve"}, &out, &out, env) }()
-	base := "http://" + addr
-	waitHTTP(t, base+"/ready", 20*time.Second, out.String)
+	base, stop, out := serveShipping(t, loki, nil)
 
 	admin(t, http.MethodPut, base+"/api/v1/admin/faults", `{"db_latency":"1100ms","db_error_rate":1}`)
 	const slowFailures = 3
@@ -129,9 +112,6 @@ func TestLokiFindsSlowServerErrors(t *testing.T) {
 		}
 	}
 	stop() // serve flushes the shipper on the way out
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
 
 	var got int
 	deadline := time.Now().Add(30 * time.Second)
@@ -150,11 +130,130 @@ func TestLokiFindsSlowServerErrors(t *testing.T) {
 	}
 }
 
+// serveShipping runs serve on a fresh database of 20 products, shipping its lines to loki, with
+// extra variables on top; stop ends it (flushing the shipper) and fails the test if serve failed.
+func serveShipping(t *testing.T, loki string, extra map[string]string) (base string, stop func(), out *safeBuffer) {
+	t.Helper()
+	db := testdb.New(t)
+	addr := freeAddr(t)
+	vars := map[string]string{
+		"DATABASE_URL": db.URL, "HTTP_ADDR": addr, "ADMIN_TOKEN": "e2e", "LOKI_URL": loki, "APP_ENV": "test",
+		"CACHE_PRESET": "none", "REDIS_ADDR": testdb.RedisAddr(t), "CACHE_NAMESPACE": "e2e-loki-" + strconv.Itoa(os.Getpid()),
+	}
+	maps.Copy(vars, extra)
+	env := lookup(vars)
+	ctx := context.Background()
+	out = &safeBuffer{}
+	if err := run(ctx, []string{"migrate"}, out, out, env); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"seed", "--products", "20"}, out, out, env); err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(serveCtx, []string{"serve"}, out, out, env) }()
+	base = "http://" + addr
+	waitHTTP(t, base+"/ready", 20*time.Second, out.String)
+	return base, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}, out
+}
+
+// The access log samples success lines 1 in 4 per route and leaves the probes out; summing
+// sample_rate, the cookbook's LogQL (docs/telemetry.md) gives back the requests made per route.
+func TestLokiReweightedCount(t *testing.T) {
+	loki, _ := startLoki(t)
+	base, stop, out := serveShipping(t, loki, map[string]string{"LOG_SAMPLE_EVERY": "4"})
+	made := map[string]int{"/api/v1/products/:id": 20, "/api/v1/products/:id/inventory": 8}
+	get := func(path string) {
+		resp, err := http.Get(base + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %v %v", path, resp, err)
+		}
+		resp.Body.Close()
+	}
+	for i := range made["/api/v1/products/:id"] {
+		get(fmt.Sprintf("/api/v1/products/%d", i%20+1))
+	}
+	for i := range made["/api/v1/products/:id/inventory"] {
+		get(fmt.Sprintf("/api/v1/products/%d/inventory", i+1))
+	}
+	for range 5 {
+		get("/health") // excluded: no line, no weight
+	}
+	stop()
+
+	const reweighted = `sum by (route) (sum_over_time({app="product-service", env="test"} | json msg="msg", route="route", sample_rate="sample_rate" | msg="request" | unwrap sample_rate | __error__="" [10m]))`
+	const written = `sum by (route) (count_over_time({app="product-service", env="test"} | json msg="msg", route="route" | msg="request" [10m]))`
+	var got map[string]int
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got = queryByRoute(t, loki, reweighted)
+		if (got["/api/v1/products/:id"] > 0 && got["/api/v1/products/:id/inventory"] > 0) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if _, logged := got["/health"]; logged {
+		t.Errorf("/health's successes were logged: %v", got)
+	}
+	// /ready's 503s while the service started are logged (a failing probe is); its 200s are not.
+	delete(got, "/ready")
+	if !maps.Equal(made, got) {
+		t.Fatalf("re-weighted requests per route %v, want %v\nservice output:\n%s", got, made, out.String())
+	}
+	want := map[string]int{"/api/v1/products/:id": 5, "/api/v1/products/:id/inventory": 2}
+	lines := queryByRoute(t, loki, written)
+	delete(lines, "/ready")
+	if !maps.Equal(want, lines) {
+		t.Errorf("lines written per route %v, want %v (1 in 4)", lines, want)
+	}
+}
+
+// queryByRoute runs an instant LogQL metric query summed by route and returns its values.
+func queryByRoute(t *testing.T, loki, query string) map[string]int {
+	t.Helper()
+	var result []struct {
+		Metric map[string]string `json:"metric"`
+		Value  [2]any            `json:"value"`
+	}
+	lokiQuery(t, loki, "query", url.Values{"query": {query}}, &result)
+	out := map[string]int{}
+	for _, r := range result {
+		s, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			t.Fatalf("query %s: value %v", query, r.Value)
+		}
+		out[r.Metric["route"]] = int(v)
+	}
+	return out
+}
+
 // queryCount runs a LogQL query over the last 10 minutes and counts the lines returned.
 func queryCount(t *testing.T, loki, query string) int {
 	t.Helper()
+	var result []struct {
+		Stream map[string]string `json:"stream"`
+		Values [][2]string       `json:"values"`
+	}
 	q := url.Values{"query": {query}, "start": {strconv.FormatInt(time.Now().Add(-10*time.Minute).UnixNano(), 10)}, "limit": {"1000"}}
-	resp, err := http.Get(loki + "/loki/api/v1/query_range?" + q.Encode())
+	lokiQuery(t, loki, "query_range", q, &result)
+	n := 0
+	for _, r := range result {
+		n += len(r.Values)
+	}
+	return n
+}
+
+// lokiQuery calls Loki's query API (query or query_range) and decodes data.result into result.
+func lokiQuery(t *testing.T, loki, api string, q url.Values, result any) {
+	t.Helper()
+	resp, err := http.Get(loki + "/loki/api/v1/" + api + "?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,20 +261,15 @@ func queryCount(t *testing.T, loki, query string) int {
 	var body struct {
 		Status string `json:"status"`
 		Data   struct {
-			Result []struct {
-				Stream map[string]string `json:"stream"`
-				Values [][2]string       `json:"values"`
-			} `json:"result"`
+			Result json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Status != "success" {
-		t.Fatalf("query %s: %v %v", query, resp.Status, err)
+		t.Fatalf("query %s: %v %v", q.Get("query"), resp.Status, err)
 	}
-	n := 0
-	for _, r := range body.Data.Result {
-		n += len(r.Values)
+	if err := json.Unmarshal(body.Data.Result, result); err != nil {
+		t.Fatalf("query %s: result: %v", q.Get("query"), err)
 	}
-	return n
 }
 
 // lokiPipeline is the service's log pipeline: stdout and a file kept in memory and a temp dir,

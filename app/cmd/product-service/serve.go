@@ -134,6 +134,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		}
 		defer stopWatch()
 	}
+	logging, err := newLogControl(cfg, logger, cached, reg)
+	if err != nil {
+		return err
+	}
 	cacheCtx, stopCache := context.WithCancel(context.WithoutCancel(ctx))
 	cacheDone := make(chan struct{})
 	go func() { cached.Run(cacheCtx); close(cacheDone) }()
@@ -162,6 +166,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		Faults:   injector,
 		Overload: overload,
 		Log:      logger,
+		AccessLog: httpapi.NewAccessLog(reg, httpapi.AccessLogOptions{
+			Exclude: cfg.Logging.AccessExclude, SampleEvery: logging.SampleEvery,
+		}),
+		Logging: logging,
 	}, httpapi.Options{
 		AdminToken:   cfg.AdminToken,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,

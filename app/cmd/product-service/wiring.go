@@ -24,6 +24,7 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
 	"github.com/product-service-lab/product-service/app/internal/config"
 	"github.com/product-service-lab/product-service/app/internal/faults"
+	"github.com/product-service-lab/product-service/app/internal/logctl"
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 )
 
@@ -191,6 +192,19 @@ func newCache(cfg config.Config, store *pgstore.Store, db *gorm.DB, rdb redis.Un
 		Outbox:       pgstore.NewOutbox(db, cfg.Database.URL),
 		OutboxPoll:   cfg.Cache.OutboxPoll,
 		OutboxGrace:  cfg.Cache.OutboxGrace,
+	})
+}
+
+// newLogControl puts the start-up log settings in force and lets the admin API change them at run
+// time, on every replica: the cache's pub/sub carries the changes.
+func newLogControl(cfg config.Config, logger *logrus.Logger, peers logctl.Peers, reg prometheus.Registerer) (*logctl.Control, error) {
+	level, err := logctl.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	return logctl.New(logctl.Options{
+		Logger: logger, Startup: logctl.Settings{Level: level, SampleEvery: cfg.Logging.SampleEvery},
+		DebugMax: cfg.Logging.DebugMax, Peers: peers, Registerer: reg,
 	})
 }
 

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,6 +16,7 @@ const (
 	opCreate     = "create"     // add these ids to the Bloom filter and drop cached "not found"
 	opReset      = "reset"      // the namespace moved to a new generation
 	opPolicy     = "policy"     // the policy changed
+	opPeer       = "peer"       // a message of another package for its listener (see Broadcast)
 )
 
 // event is one pub/sub message.
@@ -23,6 +25,9 @@ type event struct {
 	IDs    []int64 `json:"ids,omitempty"`
 	Policy *Policy `json:"policy,omitempty"`
 	Origin string  `json:"origin"`
+	// Topic and Payload are an opPeer message.
+	Topic   string          `json:"topic,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
 	// SentUnixNano lets receivers measure the invalidation lag.
 	SentUnixNano int64 `json:"sent_unix_nano"`
 }
@@ -102,7 +107,28 @@ func (s *Store) apply(ctx context.Context, ev event) {
 			p := *ev.Policy
 			s.setPolicy(&p)
 		}
+	case opPeer:
+		if f, ok := s.listeners.Load(ev.Topic); ok {
+			f.(func([]byte))(ev.Payload)
+		}
 	default:
 		s.log.WithFields(logrus.Fields{"op": ev.Op}).Warn("cache event of unknown kind ignored")
 	}
 }
+
+// Broadcast sends payload, a JSON value, to the listener of topic on every other instance of the
+// namespace, over the cache's own subscription: another package's settings (the run-time log
+// settings) reach every replica the way the cache policy does, without a second subscription.
+func (s *Store) Broadcast(ctx context.Context, topic string, payload []byte) error {
+	if !json.Valid(payload) {
+		return fmt.Errorf("broadcast %s: the payload is not JSON", topic)
+	}
+	if !s.publish(ctx, event{Op: opPeer, Topic: topic, Payload: payload}) {
+		return fmt.Errorf("broadcast %s: redis did not take the message", topic)
+	}
+	return nil
+}
+
+// Listen has f receive the payloads other instances Broadcast on topic (one listener a topic; a
+// later one replaces it). f runs on the subscription's goroutine: it must not block.
+func (s *Store) Listen(topic string, f func(payload []byte)) { s.listeners.Store(topic, f) }

@@ -117,6 +117,8 @@ type Store struct {
 	logOnce logLimits
 	// settled holds the outbox rows writers applied, until the relay deletes them.
 	settled settled
+	// listeners are the receivers of Broadcast messages, by topic (func([]byte)).
+	listeners sync.Map
 }
 
 // entry is one L1 value: a decoded product or inventory, or a cached "not found"; stamp is the

@@ -24,6 +24,8 @@ type Config struct {
 	LogLevel string
 	// LogSlowRequest is the latency above which a request is logged at warn.
 	LogSlowRequest time.Duration
+	// Logging holds the access log's sampling and exclusions and the run-time debug bound.
+	Logging Logging
 
 	HTTP      HTTP
 	Overload  Overload
@@ -165,6 +167,7 @@ func Load(lookup Lookup) (Config, error) {
 		AdminToken:     r.str("ADMIN_TOKEN", ""),
 		ConfigFile:     r.str("CONFIG_FILE", ""),
 		LogSlowRequest: r.duration("LOG_SLOW_REQUEST", time.Second, time.Millisecond),
+		Logging:        r.logging(),
 		HTTP: HTTP{
 			Addr:              r.str("HTTP_ADDR", DefaultHTTPAddr),
 			ReadHeaderTimeout: r.duration("HTTP_READ_HEADER_TIMEOUT", 5*time.Second, time.Millisecond),
@@ -286,6 +289,9 @@ func (c Config) Fields() map[string]any {
 		"cache_outbox_poll":     c.Cache.OutboxPoll.String(),
 		"loki_url":              RedactURL(c.Telemetry.LokiURL),
 		"log_file":              c.Telemetry.LogFile,
+		"log_sample_every":      c.Logging.SampleEvery,
+		"log_access_exclude":    strings.Join(c.Logging.AccessExclude, ","),
+		"log_debug_max":         c.Logging.DebugMax.String(),
 		"otel_endpoint":         RedactURL(c.Telemetry.OTLPEndpoint),
 		"otel_sampler":          strings.TrimSpace(c.Telemetry.TracesSampler + " " + c.Telemetry.TracesSamplerArg),
 		"pprof_addr":            c.Telemetry.PprofAddr,

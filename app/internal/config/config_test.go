@@ -23,6 +23,7 @@ func TestLoadDefaults(t *testing.T) {
 		Env:            "development",
 		LogLevel:       "info",
 		LogSlowRequest: time.Second,
+		Logging:        config.Logging{SampleEvery: 1, AccessExclude: []string{"/health", "/ready", "/metrics"}, DebugMax: 15 * time.Minute},
 		HTTP: config.HTTP{
 			Addr: ":8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 			WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, ShutdownTimeout: 20 * time.Second,
@@ -68,6 +69,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://tempo:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
 		"OTEL_SERVICE_NAME": "ps-test", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
 		"PPROF_ADDR": "127.0.0.1:6060", "PYROSCOPE_URL": "http://pyroscope:4040/", "PYROSCOPE_UPLOAD_RATE": "5s",
+		"LOG_SAMPLE_EVERY": "10", "LOG_ACCESS_EXCLUDE": " /metrics, ,/api/v1/products ", "LOG_DEBUG_MAX": "5m",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +77,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	want := config.Config{
 		Env: "production", LogLevel: "warn", LogSlowRequest: 250 * time.Millisecond, AdminToken: "s3cret",
 		ConfigFile: "/etc/ps/cache.yaml",
+		Logging:    config.Logging{SampleEvery: 10, AccessExclude: []string{"/metrics", "/api/v1/products"}, DebugMax: 5 * time.Minute},
 		HTTP: config.HTTP{
 			Addr: "127.0.0.1:9000", ReadHeaderTimeout: time.Second, ReadTimeout: 2 * time.Second,
 			WriteTimeout: 3 * time.Second, IdleTimeout: 4 * time.Second, ShutdownTimeout: 6 * time.Second,
@@ -108,6 +111,10 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		key, value string
 	}{
 		{"DB_SIMULATED_LATENCY", "200"},
+		{"LOG_SAMPLE_EVERY", "0"},
+		{"LOG_SAMPLE_EVERY", "every"},
+		{"LOG_DEBUG_MAX", "500ms"},
+		{"LOG_ACCESS_EXCLUDE", "/health,metrics"},
 		{"DB_SIMULATED_LATENCY", "-1s"},
 		{"SHUTDOWN_TIMEOUT", "soon"},
 		{"DB_MAX_OPEN_CONNS", "0"},
@@ -267,5 +274,26 @@ func TestIdleConnectionsFollowPoolSize(t *testing.T) {
 	}
 	if cfg.Database.MaxIdleConns != 8 {
 		t.Errorf("DB_MAX_IDLE_CONNS defaults to %d with a pool of 8, want 8", cfg.Database.MaxIdleConns)
+	}
+}
+
+// LOG_ACCESS_EXCLUDE set but empty logs every route; unset leaves the probes and /metrics out.
+func TestAccessExcludeEmptyLogsEverything(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want []string
+	}{
+		{nil, []string{"/health", "/ready", "/metrics"}},
+		{map[string]string{"LOG_ACCESS_EXCLUDE": ""}, nil},
+		{map[string]string{"LOG_ACCESS_EXCLUDE": " , "}, nil},
+		{map[string]string{"LOG_ACCESS_EXCLUDE": "/ready"}, []string{"/ready"}},
+	} {
+		cfg, err := config.Load(env(tt.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, cfg.Logging.AccessExclude); diff != "" {
+			t.Errorf("LOG_ACCESS_EXCLUDE %v (-want +got):\n%s", tt.env, diff)
+		}
 	}
 }

@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/product-service-lab/product-service/app/internal/faults"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
+	"github.com/product-service-lab/product-service/app/internal/logctl"
 )
 
 // adminRoute is one admin or write route: its method, its path as registered (":id" stands for a
@@ -35,6 +38,9 @@ var adminRoutes = []adminRoute{
 	{http.MethodGet, "/api/v1/admin/faults", ""},
 	{http.MethodPut, "/api/v1/admin/faults", `{"db_latency":"5ms"}`},
 	{http.MethodDelete, "/api/v1/admin/faults", ""},
+	{http.MethodGet, "/api/v1/admin/logging", ""},
+	{http.MethodPut, "/api/v1/admin/logging", `{"sample_every":3}`},
+	{http.MethodDelete, "/api/v1/admin/logging", ""},
 }
 
 // publicRoutes are the routes anyone may call; every other route must be in adminRoutes.
@@ -119,14 +125,30 @@ func adminRequest(r adminRoute, c credential) *http.Request {
 	return req
 }
 
-// changes counts what a request could change: store writes, cache admin calls, faults in force.
+// changes counts what a request could change: store writes, cache admin calls, faults and log
+// settings in force.
 type changes struct {
 	writes, cacheCalls int64
 	faults             faults.Settings
+	logging            string
 }
 
 func (a *fakeAPI) changes() changes {
-	return changes{writes: a.store.writes.Load(), cacheCalls: a.cache.calls.Load(), faults: a.faults.Settings()}
+	st := a.logging.State()
+	return changes{writes: a.store.writes.Load(), cacheCalls: a.cache.calls.Load(), faults: a.faults.Settings(),
+		logging: fmt.Sprintf("%s 1/%d", st.Level, st.SampleEvery)}
+}
+
+// changeEverything puts a fault and log settings in force, so that clearing them is a change too.
+func (a *fakeAPI) changeEverything(t *testing.T) {
+	t.Helper()
+	if _, err := a.faults.Set([]byte(`{"db_latency":"1ms"}`)); err != nil {
+		t.Fatal(err)
+	}
+	two := 2
+	if _, err := a.logging.Set(context.Background(), logctl.Change{SampleEvery: &two}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Every admin and write route × every way of presenting a token: only the exact bearer token gets
@@ -136,10 +158,7 @@ func TestAdminAccessMatrix(t *testing.T) {
 		for _, c := range credentials(fuzzToken) {
 			t.Run(r.method+" "+r.path+"/"+c.name, func(t *testing.T) {
 				api := newFakeAPI(fuzzToken)
-				// A fault in force, so that clearing the faults is a change too.
-				if _, err := api.faults.Set([]byte(`{"db_latency":"1ms"}`)); err != nil {
-					t.Fatal(err)
-				}
+				api.changeEverything(t)
 				before := api.changes()
 				w := api.serve(adminRequest(r, c))
 				if c.status == 0 {
@@ -168,9 +187,7 @@ func TestAdminRoutesClosedWithoutAdminToken(t *testing.T) {
 			credential{name: "empty token, no space", authorization: "Bearer"}, credential{name: "empty header", authorization: " "}) {
 			t.Run(r.method+" "+r.path+"/"+c.name, func(t *testing.T) {
 				api := newFakeAPI("")
-				if _, err := api.faults.Set([]byte(`{"db_latency":"1ms"}`)); err != nil {
-					t.Fatal(err)
-				}
+				api.changeEverything(t)
 				before := api.changes()
 				assertRefused(t, api.serve(adminRequest(r, c)), http.StatusForbidden, "writes-disabled")
 				if after := api.changes(); after != before {

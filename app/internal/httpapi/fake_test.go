@@ -12,12 +12,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/product-service-lab/product-service/app/internal/cache"
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 	"github.com/product-service-lab/product-service/app/internal/faults"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
+	"github.com/product-service-lab/product-service/app/internal/logctl"
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 )
 
@@ -176,12 +178,13 @@ func (c *fakeCache) Warmup(context.Context) (int, error) {
 func (c *fakeCache) Evict(context.Context, int64) { c.calls.Add(1) }
 
 // fakeAPI is the router as serve wires it (request ids, tracing, metrics, access log, recovery,
-// fault injection, every route), over the fakes.
+// fault injection, run-time log settings, every route), over the fakes.
 type fakeAPI struct {
-	router *gin.Engine
-	store  *fakeStore
-	cache  *fakeCache
-	faults *faults.Injector
+	router  *gin.Engine
+	store   *fakeStore
+	cache   *fakeCache
+	faults  *faults.Injector
+	logging *logctl.Control
 }
 
 // newFakeAPI builds the router over fresh fakes; adminToken "" refuses every write. Logs go
@@ -195,10 +198,16 @@ func newFakeAPI(adminToken string) *fakeAPI {
 	reg := prometheus.NewRegistry()
 	store := &fakeStore{}
 	a := &fakeAPI{store: store, cache: &fakeCache{store: store}, faults: faults.New(reg, log)}
+	a.logging, err = logctl.New(logctl.Options{Logger: log, Startup: logctl.Settings{Level: logrus.InfoLevel, SampleEvery: 1},
+		DebugMax: 15 * time.Minute, Registerer: reg})
+	if err != nil {
+		panic(err)
+	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	a.router = httpapi.New(httpapi.Deps{
 		Store: httpapi.Uncached(store), Cache: a.cache, Gatherer: reg, Metrics: httpapi.NewMetrics(reg), Tracer: tp, Faults: a.faults, Log: log,
-		Checks: []httpapi.Check{{Name: "store", Probe: func(context.Context) error { return store.fail("ping") }}},
+		Logging: a.logging,
+		Checks:  []httpapi.Check{{Name: "store", Probe: func(context.Context) error { return store.fail("ping") }}},
 	}, httpapi.Options{AdminToken: adminToken, MaxBodyBytes: 4 << 10, CacheMaxAge: 5 * time.Second, SlowRequest: time.Second})
 	return a
 }

@@ -215,6 +215,7 @@ func FuzzRouterWrite(f *testing.F) {
 			if api.faults.Settings() != (faults.Settings{}) {
 				api.faults.Clear()
 			}
+			api.logging.Reset(context.Background()) // and PUT /admin/logging may change the level
 		}()
 		r := adminRoutes[int(route)%len(adminRoutes)]
 		path := r.withID(id)
@@ -283,6 +284,7 @@ func FuzzRouterAny(f *testing.F) {
 			if api.faults.Settings() != (faults.Settings{}) {
 				api.faults.Clear()
 			}
+			api.logging.Reset(context.Background()) // and PUT /admin/logging may change the level
 		}()
 		if method == "" || strings.ContainsAny(method, " \t\r\n") {
 			method = http.MethodGet // net/http refuses such a request line before the router sees it

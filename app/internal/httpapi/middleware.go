@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -39,61 +38,6 @@ func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
 
 // UserIDHeader names the user a request is made for, when the caller says so.
 const UserIDHeader = "X-User-ID"
-
-// accessLog writes one JSON line per request: 5xx at error, 4xx and slow requests at warn, but a
-// request refused by overload protection at info, with its reason in "shed". A 503
-// of /ready is a warning too: "not ready yet" is the probe's answer while the service starts (or
-// a dependency is away), not a fault of the request. preset returns the cache preset in force
-// (empty when there is no cache). Headers are never logged.
-func accessLog(log *logrus.Logger, slow time.Duration, preset func() string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		start := time.Now()
-		c.Next()
-		elapsed := time.Since(start)
-		status := c.Writer.Status()
-		route := routeLabel(c)
-		level := logrus.InfoLevel
-		shed := c.GetString(shedKey)
-		switch {
-		case shed != "":
-			// Refused by overload protection: counted by app_overload_rejected_total; a warning
-			// per refusal would make a flood cost more to log than to refuse.
-		case status >= 500 && !(route == readyRoute && status == http.StatusServiceUnavailable):
-			level = logrus.ErrorLevel
-		case status >= 400 || elapsed > slow:
-			level = logrus.WarnLevel
-		}
-		if !log.IsLevelEnabled(level) {
-			return
-		}
-		fields := make(logrus.Fields, 18)
-		fields["request_id"] = requestID(c)
-		fields["method"] = c.Request.Method
-		fields["route"] = route
-		fields["path"] = c.Request.URL.Path
-		fields["status"] = status
-		fields["latency"] = float64(elapsed.Microseconds()) / 1000
-		fields["bytes"] = max(c.Writer.Size(), 0)
-		fields["client_ip"] = c.ClientIP()
-		fields["user_agent"] = c.Request.UserAgent()
-		if v := c.Writer.Header().Get("X-Cache"); v != "" {
-			fields["cache"] = v
-		}
-		if p := preset(); p != "" {
-			fields["preset"] = p
-		}
-		if u := c.GetHeader(UserIDHeader); u != "" && saneRequestID.MatchString(u) {
-			fields["user_id"] = u
-		}
-		if shed != "" {
-			fields["shed"] = shed
-		}
-		if err := c.Errors.Last(); err != nil {
-			fields["error"] = err.Err.Error()
-		}
-		log.WithContext(c.Request.Context()).WithFields(fields).Log(level, "request")
-	}
-}
 
 // traceHeader returns the request's trace id in X-Trace-ID, so a client can quote it.
 func traceHeader() gin.HandlerFunc {

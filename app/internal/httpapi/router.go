@@ -41,6 +41,10 @@ type Deps struct {
 	// and a bound on concurrent work; probes, /metrics and the admin routes are never limited.
 	Overload *Overload
 	Log      *logrus.Logger
+	// AccessLog, when set, samples and excludes success lines of the access log (nil logs all).
+	AccessLog *AccessLog
+	// Logging, when set, is managed by the admin routes under /api/v1/admin/logging.
+	Logging LogSettings
 }
 
 // FaultInjector is what the router needs of fault injection: a middleware that fails some requests
@@ -85,7 +89,7 @@ func New(d Deps, opts Options) *gin.Engine {
 	if d.Metrics != nil {
 		r.Use(d.Metrics.middleware())
 	}
-	r.Use(accessLog(d.Log, opts.SlowRequest, preset), recovery(d.Log))
+	r.Use(accessLog(d.Log, opts.SlowRequest, preset, d.AccessLog), recovery(d.Log))
 	if d.Faults != nil {
 		r.Use(d.Faults.Middleware(func(c *gin.Context) {
 			writeProblem(c, newProblem(http.StatusInternalServerError, "injected-fault", "fault injection failed this request on purpose"))
@@ -128,6 +132,7 @@ func New(d Deps, opts Options) *gin.Engine {
 		admin.PUT("/admin/faults", handle(f.put))
 		admin.DELETE("/admin/faults", handle(f.clear))
 	}
+	registerLogging(admin, d.Logging, opts.MaxBodyBytes)
 
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, newProblem(http.StatusNotFound, "route-not-found", "no route matches this path"))
