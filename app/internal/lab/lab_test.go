@@ -138,3 +138,52 @@ func TestBuildFails(t *testing.T) {
 		t.Fatal("Build of a missing package succeeded")
 	}
 }
+
+func TestDatabaseURL(t *testing.T) {
+	tests := []struct {
+		admin, name, want string
+		wantErr           bool
+	}{
+		{"postgres://u:p@127.0.0.1:5432/postgres?sslmode=disable", "products_bench",
+			"postgres://u:p@127.0.0.1:5432/products_bench?sslmode=disable", false},
+		{"postgresql://h/", "x", "postgresql://h/x", false},
+		{"mysql://h/db", "x", "", true},
+		{"postgres:///db", "x", "", true},
+	}
+	for _, tt := range tests {
+		got, err := DatabaseURL(tt.admin, tt.name)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("DatabaseURL(%q, %q) = %q, %v; want %q, error %v", tt.admin, tt.name, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestEnsureDatabaseRefusesBadNames(t *testing.T) {
+	for _, name := range []string{"", "Bench", "a;drop", "1x"} {
+		if _, err := EnsureDatabase(context.Background(), "postgres://127.0.0.1:1/postgres", name); err == nil {
+			t.Errorf("EnsureDatabase(%q) succeeded", name)
+		}
+	}
+}
+
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name    string
+		script  string
+		limit   time.Duration
+		wantErr string
+	}{
+		{"succeeds", "echo fine", time.Hour, ""},
+		{"fails with its log", "echo broken; exit 2", time.Hour, "broken"},
+		{"outlives its limit", "echo slow; exec sleep 60", time.Millisecond, "did not finish"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Run(context.Background(), Spec{Name: "sh", Bin: "/bin/sh", Args: []string{"-c", tt.script},
+				Log: filepath.Join(t.TempDir(), "log")}, tt.limit)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Run = %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}

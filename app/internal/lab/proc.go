@@ -1,10 +1,12 @@
 package lab
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -129,4 +131,45 @@ func (p *Proc) Stop() error {
 		return fmt.Errorf("kill %s: %w", p.Name, err)
 	}
 	return fmt.Errorf("%s did not exit within %s of SIGTERM: killed", p.Name, p.stop)
+}
+
+// Run runs spec to its end and returns its error, with the last lines of its log when it fails.
+// When ctx ends or limit passes first, the process is stopped and Run fails.
+func Run(ctx context.Context, spec Spec, limit time.Duration) error {
+	p, err := Start(spec)
+	if err != nil {
+		return err
+	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-p.Done():
+		if err := p.Err(); err != nil {
+			return fmt.Errorf("%s: %w%s", spec.Name, err, tail(spec.Log))
+		}
+		return nil
+	case <-ctx.Done():
+		_ = p.Stop()
+		return fmt.Errorf("%s: %w", spec.Name, ctx.Err())
+	case <-t.C:
+		_ = p.Stop()
+		return fmt.Errorf("%s did not finish within %s%s", spec.Name, limit, tail(spec.Log))
+	}
+}
+
+// tailLines is how many lines of a log an error quotes.
+const tailLines = 10
+
+// tail returns the last lines of the file at path, on lines of their own, or "" when there is
+// none.
+func tail(path string) string {
+	if path == "" {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return "\n" + strings.Join(lines[max(0, len(lines)-tailLines):], "\n")
 }
