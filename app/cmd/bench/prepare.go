@@ -17,7 +17,7 @@ import (
 
 // Time bounds of the preparation steps.
 const (
-	buildTimeout   = 5 * time.Minute
+	buildTimeout   = 20 * time.Minute
 	migrateTimeout = 2 * time.Minute
 	seedTimeout    = 20 * time.Minute
 )

@@ -179,3 +179,12 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatCounts(t *testing.T) {
+	if got := formatCounts(nil); got != "" {
+		t.Errorf("formatCounts(nil) = %q", got)
+	}
+	if got, want := formatCounts(map[string]int{"MISS": 2, "HIT-L1": 98}), "; X-Cache of 100 ids: HIT-L1 98, MISS 2"; got != want {
+		t.Errorf("formatCounts = %q, want %q", got, want)
+	}
+}

@@ -28,6 +28,7 @@ type target struct {
 	ready  string   // path that answers 2xx once it serves
 	addrIn string   // "env": the address goes in HTTP_ADDR; "flag": in -addr
 	warm   bool     // needs a read of every id before it is measured
+	expect string   // the X-Cache every read should answer once warm ("" when it sends none)
 	prefix string   // Redis key prefix it writes, deleted at the end; "" when none
 	before bool     // runs the -service-before binary
 
@@ -43,8 +44,9 @@ func (b *bench) serviceTarget(name, preset, ns string, extra ...string) target {
 	if preset != "none" {
 		env = append(env, "CACHE_POLICY="+longTTLs)
 	}
+	expect := map[string]string{"protected": "HIT-REDIS", "two-level": "HIT-L1"}[preset]
 	return target{name: name, bin: b.service, args: []string{"serve"}, env: append(env, extra...),
-		ready: "/ready", addrIn: "env", warm: preset != "none", prefix: ns}
+		ready: "/ready", addrIn: "env", warm: preset != "none", expect: expect, prefix: ns}
 }
 
 // baselineTarget is bench-baseline in mode with extra flags.
