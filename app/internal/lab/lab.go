@@ -8,10 +8,12 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -68,5 +70,24 @@ func WaitHTTP(ctx context.Context, p *Proc, url string, limit time.Duration) err
 			return fmt.Errorf("%s: %s did not answer within %s: %w (log: %s)", p.Name, url, limit, ctx.Err(), p.Log)
 		case <-tick.C:
 		}
+	}
+}
+
+// ModuleRoot is the nearest directory holding go.mod at or above the working directory: run a
+// harness from anywhere inside the repository and it builds that checkout.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("working directory: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod at or above the working directory: run from the repository")
+		}
+		dir = parent
 	}
 }

@@ -187,3 +187,13 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+func TestModuleRoot(t *testing.T) {
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("ModuleRoot = %s without go.mod: %v", root, err)
+	}
+}
