@@ -68,6 +68,7 @@ type options struct {
 	pgAdminURL    string
 	dbName        string
 	redisAddr     string
+	redisTimeout  time.Duration
 	products      int64
 	duration      time.Duration
 	rounds        int
@@ -109,6 +110,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		"URL of a maintenance database; the bench database is created on its server")
 	fs.StringVar(&o.dbName, "db-name", "products_bench", "bench database")
 	fs.StringVar(&o.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis of the caching targets; each uses a key prefix of its own, deleted at the end")
+	fs.DurationVar(&o.redisTimeout, "redis-timeout", 0,
+		"Redis timeout of the service (REDIS_TIMEOUT) and the baselines; default: theirs (50ms), 1s with -quick, where a busy machine trips 50ms")
 	fs.Int64Var(&o.products, "products", 0, "products seeded and requested, ids 1..products (default 100000, 5000 with -quick)")
 	fs.DurationVar(&o.duration, "duration", 0, "each wrk run (default 10s, 2s with -quick)")
 	fs.IntVar(&o.rounds, "rounds", 0, "rounds over the targets; the report takes medians (default 3, 1 with -quick)")
@@ -124,6 +127,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	o.products = orDefault(o.products, 100_000, 5_000, o.quick)
 	o.duration = orDefault(o.duration, 10*time.Second, 2*time.Second, o.quick)
 	o.rounds = orDefault(o.rounds, 3, 1, o.quick)
+	if o.quick && o.redisTimeout == 0 {
+		o.redisTimeout = time.Second
+	}
 	if o.wrkLib == "" {
 		o.wrkLib = filepath.Join(filepath.Dir(o.wrk), "lib")
 	}
@@ -144,7 +150,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		bad = append(bad, "unexpected arguments "+strings.Join(fs.Args(), " "))
 	}
-	if o.products < 1 || o.duration < time.Second || o.rounds < 1 || o.threads < 1 || o.conns < o.threads {
+	if o.redisTimeout < 0 || o.products < 1 || o.duration < time.Second || o.rounds < 1 || o.threads < 1 || o.conns < o.threads {
 		bad = append(bad, "-products, -rounds and -threads must be positive, -duration at least 1s, -conns at least -threads")
 	}
 	if o.serviceBefore != "" && o.beforeRev != "" {

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -172,12 +173,13 @@ const warmPasses = 3
 func (b *bench) warm(ctx context.Context, t *target, stdout io.Writer) error {
 	for pass := 1; ; pass++ {
 		start := time.Now()
-		if err := readAll(ctx, t.url, b.o.products); err != nil {
+		failed, err := readAll(ctx, t.url, b.o.products)
+		if err != nil {
 			return fmt.Errorf("warm %s: %w", t.name, err)
 		}
 		counts := xCacheSample(ctx, t.url, b.o.products)
-		fmt.Fprintf(stdout, "bench: warmed %s (%d ids in %s)%s\n", t.name, b.o.products,
-			time.Since(start).Round(100*time.Millisecond), formatCounts(counts))
+		fmt.Fprintf(stdout, "bench: warmed %s (%d ids in %s, %d failed)%s\n", t.name, b.o.products,
+			time.Since(start).Round(100*time.Millisecond), failed, formatCounts(counts))
 		if t.expect == "" || counts[t.expect] >= 95 {
 			return nil
 		}
@@ -189,17 +191,26 @@ func (b *bench) warm(ctx context.Context, t *target, stdout io.Writer) error {
 	}
 }
 
-// readAll reads every product 1..products once, warmWorkers at a time.
-func readAll(ctx context.Context, base string, products int64) error {
-	g, ctx := errgroup.WithContext(ctx)
+// readAll reads every product 1..products once, warmWorkers at a time, and returns how many
+// reads failed (a busy service may shed some; the next pass or the run shows whether that lasts).
+// It fails only when ctx ends.
+func readAll(ctx context.Context, base string, products int64) (int64, error) {
+	var failed atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(warmWorkers)
 	for id := int64(1); id <= products; id++ {
 		g.Go(func() error {
-			_, _, err := get(ctx, productURL(base, id))
-			return err
+			if _, _, err := get(gctx, productURL(base, id)); err != nil {
+				failed.Add(1)
+			}
+			return nil
 		})
 	}
-	return g.Wait()
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return failed.Load(), err
+	}
+	return failed.Load(), nil
 }
 
 // xCacheSample reads 100 ids spread over 1..products and counts their X-Cache values ("error"

@@ -166,11 +166,11 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.products != 5000 || o.duration != 2*time.Second || o.rounds != 1 || !cmp.Equal(o.suites, []string{"hits", "telemetry"}) {
+	if o.products != 5000 || o.duration != 2*time.Second || o.rounds != 1 || o.redisTimeout != time.Second || !cmp.Equal(o.suites, []string{"hits", "telemetry"}) {
 		t.Errorf("parse -quick = %+v", o)
 	}
 	o, err = parse([]string{"-rounds", "5"}, &buf)
-	if err != nil || o.products != 100_000 || o.rounds != 5 || !cmp.Equal(o.suites, []string{"hits", "uncached"}) {
+	if err != nil || o.products != 100_000 || o.rounds != 5 || o.redisTimeout != 0 || !cmp.Equal(o.suites, []string{"hits", "uncached"}) {
 		t.Errorf("parse defaults = %+v, %v", o, err)
 	}
 	for _, args := range [][]string{{"-suites", "nope"}, {"-suites", ""}, {"-duration", "10ms"}, {"-service-before", "a", "-before-rev", "b"}, {"extra"}} {

@@ -44,6 +44,9 @@ func (b *bench) serviceTarget(name, preset, ns string, extra ...string) target {
 	if preset != "none" {
 		env = append(env, "CACHE_POLICY="+longTTLs)
 	}
+	if b.o.redisTimeout > 0 {
+		env = append(env, "REDIS_TIMEOUT="+b.o.redisTimeout.String())
+	}
 	expect := map[string]string{"protected": "HIT-REDIS", "two-level": "HIT-L1"}[preset]
 	return target{name: name, bin: b.service, args: []string{"serve"}, env: append(env, extra...),
 		ready: "/ready", addrIn: "env", warm: preset != "none", expect: expect, prefix: ns}
@@ -53,6 +56,9 @@ func (b *bench) serviceTarget(name, preset, ns string, extra ...string) target {
 func (b *bench) baselineTarget(name, mode string, warm bool, extra ...string) target {
 	args := append([]string{"-mode", mode, "-database-url", b.dbURL, "-redis-addr", b.o.redisAddr,
 		"-products", strconv.FormatInt(b.o.products, 10)}, extra...)
+	if b.o.redisTimeout > 0 {
+		args = append(args, "-redis-timeout", b.o.redisTimeout.String())
+	}
 	t := target{name: name, bin: b.baseline, args: args, ready: "/api/v1/products/1", addrIn: "flag", warm: warm}
 	if i := slices.Index(extra, "-redis-prefix"); i >= 0 {
 		t.prefix = extra[i+1]
