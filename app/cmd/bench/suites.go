@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -60,7 +61,7 @@ func (b *bench) planSuite(ctx context.Context, suite string, stdout io.Writer) (
 		targets = b.withBefore(targets, ns)
 		for _, t := range targets {
 			if t.before {
-				refs[t.name] = refs[t.name[:len(t.name)-len(" (before)")]]
+				refs[t.name] = refs[strings.TrimSuffix(t.name, " (before)")]
 			}
 		}
 		return &plan{targets: targets, refs: refs, goals: hitGoals, stop: func() {}}, nil
