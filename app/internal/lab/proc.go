@@ -29,8 +29,10 @@ type Spec struct {
 	StopTimeout time.Duration
 }
 
-// Proc is a started process. Its pid stays reserved (unreaped) until it has exited and been
-// waited for, so signalling its group never reaches a stranger.
+// Proc is a started process, the leader of its process group. Stop signals the group only while
+// the leader has not been seen to exit; a group whose leader is reaped is not signalled again, so
+// a reused pid is never hit (a process that leaves the group, or a child outliving the leader, is
+// the program's own business).
 type Proc struct {
 	Name string
 	Log  string
@@ -120,8 +122,6 @@ func (p *Proc) Stop() error {
 	defer t.Stop()
 	select {
 	case <-p.done:
-		// Children left in the group go with it.
-		_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
 		return nil
 	case <-t.C:
 	}
