@@ -94,7 +94,8 @@ run: seed ## run the service on :8080 against local PostgreSQL, after migrating 
 BENCH_SUITES ?= $(if $(filter 1,$(QUICK)),hits$(,)uncached$(,)telemetry,hits$(,)uncached)
 BENCH_FLAGS = -go '$(GO)' -wrk '$(WRK)' -loki '$(LOKI)' -jaeger '$(JAEGER)' -pg-admin-url '$(PG_ADMIN_URL)' \
   -redis-addr '$(REDIS_ADDR)' $(if $(filter 1,$(QUICK)),-quick,-products '$(PRODUCTS)') \
-  $(if $(BEFORE_REV),-before-rev '$(BEFORE_REV)') $(if $(SERVICE_BEFORE),-service-before '$(SERVICE_BEFORE)')
+  $(if $(BEFORE_REV),-before-rev '$(BEFORE_REV)') $(if $(SERVICE_BEFORE),-service-before '$(SERVICE_BEFORE)') \
+  $(if $(BENCH_REDIS_TIMEOUT),-redis-timeout '$(BENCH_REDIS_TIMEOUT)')
 , := ,
 
 bench: tools ## wrk against the service's cache hits beside raw ceilings (go-redis GET, Go map) and a peer (gin+GORM+go-redis/cache), and uncached vs net/http+pgx: req/s, CPU µs/request, p99, ratios → results/bench-*.json (~10 min; QUICK=1 every suite in ~3 min; BEFORE_REV=rev adds that revision's service)
