@@ -72,7 +72,7 @@ func (b *bench) withBefore(targets []target, ns func() string) []target {
 	if b.before == "" {
 		return targets
 	}
-	out := targets
+	out := slices.Clone(targets)
 	for _, t := range targets {
 		if t.bin != b.service {
 			continue
