@@ -22,6 +22,9 @@ DEBIAN_TOOLS := $(TOOLS_DIR)/debian
 POSTGRES_EXPORTER := $(DEBIAN_TOOLS)/prometheus-postgres-exporter/prometheus-postgres-exporter
 REDIS_EXPORTER := $(DEBIAN_TOOLS)/prometheus-redis-exporter/prometheus-redis-exporter
 NGINX := $(DEBIAN_TOOLS)/nginx/nginx
+# wrk (make bench's load generator) with LuaJIT, which a fresh Debian lacks, unpacked into lib/
+# beside it: run it with LD_LIBRARY_PATH=$(dir $(WRK))lib.
+WRK := $(DEBIAN_TOOLS)/wrk/wrk
 
 # make run's cache namespace (CACHE_NAMESPACE; the service's default is "ps"): its own, so that a
 # cache reset or policy change there reaches no other service sharing this Redis, nor theirs it.
@@ -87,11 +90,19 @@ seed: migrate ## load PRODUCTS products (idempotent)
 run: seed ## run the service on :8080 against local PostgreSQL, after migrating and seeding (cache namespace RUN_CACHE_NAMESPACE, run-<user>)
 	DATABASE_URL='$(DATABASE_URL)' ADMIN_TOKEN='$(ADMIN_TOKEN)' CACHE_NAMESPACE='$(RUN_CACHE_NAMESPACE)' $(BIN) serve
 
-bench: tools ## service vs bare baselines under k6: uncached (net/http+pgx), each cache preset, Redis/L1 hit paths (~7 min)
-	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' REDIS_ADDR='$(REDIS_ADDR)' PRODUCTS='$(PRODUCTS)' GO='$(GO)' bash loadtest/bench.sh
+# make bench's suites; QUICK=1 runs all three, short (2 s runs, 1 round, 5000 products).
+BENCH_SUITES ?= $(if $(filter 1,$(QUICK)),hits$(,)uncached$(,)telemetry,hits$(,)uncached)
+BENCH_FLAGS = -go '$(GO)' -wrk '$(WRK)' -loki '$(LOKI)' -jaeger '$(JAEGER)' -pg-admin-url '$(PG_ADMIN_URL)' \
+  -redis-addr '$(REDIS_ADDR)' $(if $(filter 1,$(QUICK)),-quick,-products '$(PRODUCTS)') \
+  $(if $(BEFORE_REV),-before-rev '$(BEFORE_REV)') $(if $(SERVICE_BEFORE),-service-before '$(SERVICE_BEFORE)') \
+  $(if $(BENCH_REDIS_TIMEOUT),-redis-timeout '$(BENCH_REDIS_TIMEOUT)')
+, := ,
 
-bench-telemetry: tools ## max throughput with telemetry off, logs to Loki, traces at 100 % and 10 %
-	K6='$(K6)' LOKI='$(LOKI)' JAEGER='$(JAEGER)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/bench-telemetry.sh
+bench: tools ## wrk against the service's cache hits beside raw ceilings (go-redis GET, Go map) and a peer (gin+GORM+go-redis/cache), and uncached vs net/http+pgx: req/s, CPU µs/request, p99, ratios → results/bench-*.json (~10 min; QUICK=1 every suite in ~3 min; BEFORE_REV=rev adds that revision's service)
+	$(GO) run ./app/cmd/bench $(BENCH_FLAGS) -suites '$(BENCH_SUITES)'
+
+bench-telemetry: tools ## CPU µs/request of L1 hits with telemetry off, access log, + Loki, + traces 10 % / 100 %, + profiling, against all-off → results/bench-telemetry.json
+	$(GO) run ./app/cmd/bench $(BENCH_FLAGS) -suites telemetry
 
 profile: $(K6) ## 30 s CPU profile of the service under the 500/s read load (k6 read.js) → results/cpu-<date>.pprof, top functions printed
 	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' REDIS_ADDR='$(REDIS_ADDR)' PRODUCTS='$(PRODUCTS)' GO='$(GO)' bash loadtest/profile.sh
@@ -127,7 +138,7 @@ drills: tools ## failure drills under k6 at 500/s, each with its own PostgreSQL 
 	REPORT='$(DRILLS_REPORT)' GO='$(GO)' bash loadtest/drills/fuzz.sh
 	@echo "report: $(DRILLS_REPORT)"
 
-tools: $(K6) $(LOKI) $(JAEGER) $(POSTGRES_EXPORTER) $(REDIS_EXPORTER) $(NGINX) ## build/fetch the load and e2e tools into $(TOOLS_DIR): Go tools once per pinned version, Debian packages at the archive's version (written to debian/*/VERSION)
+tools: $(K6) $(LOKI) $(JAEGER) $(POSTGRES_EXPORTER) $(REDIS_EXPORTER) $(NGINX) $(WRK) ## build/fetch the load and e2e tools into $(TOOLS_DIR): Go tools once per pinned version, Debian packages at the archive's version (written to debian/*/VERSION)
 
 $(K6):
 	mkdir -p $(dir $@)
@@ -141,6 +152,9 @@ $(REDIS_EXPORTER):
 
 $(NGINX):
 	bash observability/e2e/debian-tool.sh nginx $@
+
+$(WRK):
+	LIBS=libluajit2-5.1-2 bash observability/e2e/debian-tool.sh wrk $@
 
 $(JAEGER):
 	GO='$(GO)' bash observability/build-go-tool.sh github.com/jaegertracing/jaeger $(JAEGER_VERSION) ./cmd/jaeger $@

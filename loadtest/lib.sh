@@ -1,4 +1,4 @@
-# Shared by the scripts that start real servers and load them (bench.sh, e2e.sh). Source it from the
+# Shared by the scripts that start real servers and load them (e2e.sh, profile.sh). Source it from the
 # repository root after `set -euo pipefail`, set NAME (the prefix of messages), then call
 # start_cleanup before starting anything.
 

@@ -41,8 +41,7 @@ export function perVU(seed, salt = 0) {
 
 // zipf draws ranks 1..n with P(k) ∝ k^-s in O(1) time and memory: rejection-inversion sampling
 // (W. Hörmann, G. Derflinger, "Rejection-inversion to generate variates from monotone discrete
-// distributions", 1996), as in Apache Commons RNG's RejectionInversionZipfSampler (the sampler of
-// bench-cache.js). random gives floats in [0, 1).
+// distributions", 1996), as in Apache Commons RNG's RejectionInversionZipfSampler. random gives floats in [0, 1).
 export function zipf(n, s, random) {
   if (!(n >= 1) || !(s > 0)) throw new Error(`zipf needs n ≥ 1 and s > 0, got n=${n}, s=${s}`);
   // helper1(x) = log1p(x)/x and helper2(x) = expm1(x)/x, with their limits near 0 (s close to 1).

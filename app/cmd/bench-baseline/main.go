@@ -1,23 +1,27 @@
-// Command bench-baseline exists only as the baselines of `make bench`: a bare net/http server that
-// answers GET /api/v1/products/{id} in one of three ways (-mode), with no gin, no middleware and
-// no cache logic, so the ratio of product-service's throughput to its own tells what the service's
-// layers cost on top of the one unavoidable step:
+// Command bench-baseline exists only as the ceilings and peers of `make bench`: a server that
+// answers GET /api/v1/products/{id} in one of four ways (-mode), so the ratio of product-service's
+// figures to its own, measured in the same run, tells what the service's layers cost on top of
+// the one unavoidable step:
 //
-//   - sql (default): run pgstore.DetailSQL, the statement product-service runs, through a pgxpool
-//     pool and encode the same catalog.Product JSON; the baseline of an uncached read.
-//   - redis-get: one go-redis GET of -redis-key, which holds the JSON body of product
-//     -product-id (read from the database and SET at start, deleted at exit), written as is,
-//     whatever the id; the baseline of a Redis cache hit.
-//   - fixed: write the JSON body of product -product-id, read once at start; the baseline of an
-//     in-process (L1) cache hit.
+//   - sql (default): bare net/http running pgstore.DetailSQL, the statement product-service runs,
+//     through a pgxpool pool and encoding the same catalog.Product JSON; the baseline of an
+//     uncached read.
+//   - redis-get: bare net/http and one go-redis GET of the product's key, which holds its JSON
+//     body (products 1..-products read from the database and SET under -redis-prefix at start,
+//     deleted at exit); the ceiling of a Redis cache hit.
+//   - map: bare net/http and one Go map lookup of the product's JSON body (products 1..-products
+//     read at start); the ceiling of an in-process (L1) cache hit.
+//   - peer: gin + GORM + github.com/go-redis/cache (msgpack, singleflight), the product cached
+//     under -redis-prefix for -peer-ttl with Once: what a Go developer would write instead.
 //
 // It is not meant to serve anything.
 //
 // Usage:
 //
-//	bench-baseline [-mode sql|redis-get|fixed] [-addr 127.0.0.1:8081] [-database-url URL] [-max-conns 20]
-//	               [-product-id 1] [-redis-addr 127.0.0.1:6379] [-redis-key KEY] [-redis-pool-size 50]
-//	               [-redis-timeout 50ms]
+//	bench-baseline [-mode sql|redis-get|map|peer] [-addr 127.0.0.1:8081] [-database-url URL]
+//	               [-max-conns 20] [-products 100000] [-redis-addr 127.0.0.1:6379]
+//	               [-redis-prefix bench-baseline] [-redis-pool-size 50] [-redis-timeout 50ms]
+//	               [-peer-ttl 1h]
 //
 // -database-url defaults to $DATABASE_URL, else the service's default URL; -redis-addr to
 // $REDIS_ADDR, else the service's default. The Redis settings default to product-service's.
@@ -48,7 +52,8 @@ import (
 const (
 	modeSQL      = "sql"
 	modeRedisGet = "redis-get"
-	modeFixed    = "fixed"
+	modeMap      = "map"
+	modePeer     = "peer"
 )
 
 // options is the command line.
@@ -57,11 +62,12 @@ type options struct {
 	addr          string
 	databaseURL   string
 	maxConns      int
-	productID     int64
+	products      int64
 	redisAddr     string
-	redisKey      string
+	redisPrefix   string
 	redisPoolSize int
 	redisTimeout  time.Duration
+	peerTTL       time.Duration
 }
 
 func main() {
@@ -112,8 +118,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch opts.mode {
 	case modeSQL:
 		fields["max_conns"] = opts.maxConns
-	case modeRedisGet:
-		fields["redis_addr"], fields["redis_key"] = opts.redisAddr, opts.redisKey
+	case modeRedisGet, modePeer:
+		fields["redis_addr"], fields["key_prefix"] = opts.redisAddr, opts.redisPrefix
 	}
 	log.WithFields(fields).Info("listening")
 
@@ -136,9 +142,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// newHandler builds the handler of o.mode. Every mode reads the database at start (sql serves from
-// it, the others read one product's body from it); stop releases what the handler holds.
+// newHandler builds the handler of o.mode; stop releases what the handler holds. sql serves from
+// the database, map and redis-get read every body from it at start, peer has its own GORM.
 func newHandler(ctx context.Context, o options, log *logrus.Entry) (http.Handler, func(), error) {
+	if o.mode == modePeer {
+		return newPeer(o, log)
+	}
 	pool, err := openPool(ctx, o)
 	if err != nil {
 		return nil, nil, err
@@ -146,19 +155,24 @@ func newHandler(ctx context.Context, o options, log *logrus.Entry) (http.Handler
 	if o.mode == modeSQL {
 		return productHandler{pool: pool, log: log}, pool.Close, nil
 	}
-	body, err := productBody(ctx, pool, o.productID)
+	bodies, err := loadBodies(ctx, pool, o.products)
 	pool.Close()
 	if err != nil {
 		return nil, nil, err
 	}
-	if o.mode == modeFixed {
-		return fixedHandler{body: body}, func() {}, nil
+	if o.mode == modeMap {
+		return mapHandler{bodies: bodies}, func() {}, nil
 	}
-	rdb, stop, err := openRedis(ctx, o, body, log)
+	unstore, err := storeBodies(ctx, o, bodies, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	return redisHandler{rdb: rdb, key: o.redisKey, log: log}, stop, nil
+	rdb := newRedis(o)
+	stop := func() {
+		unstore()
+		_ = rdb.Close()
+	}
+	return redisHandler{rdb: rdb, prefix: o.redisPrefix, log: log}, stop, nil
 }
 
 // parse reads the flags; the database URL falls back to $DATABASE_URL, then the service default,
@@ -167,21 +181,22 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench-baseline", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	fs.StringVar(&o.mode, "mode", modeSQL, "what a read does: sql, redis-get or fixed")
+	fs.StringVar(&o.mode, "mode", modeSQL, "what a read does: sql, redis-get, map or peer")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8081", "listen address")
 	fs.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL, else "+config.DefaultDatabaseURL+")")
 	fs.IntVar(&o.maxConns, "max-conns", 20, "connection pool size (product-service's DB_MAX_OPEN_CONNS default)")
-	fs.Int64Var(&o.productID, "product-id", 1, "product whose body redis-get and fixed serve")
+	fs.Int64Var(&o.products, "products", 100_000, "redis-get and map load the bodies of products 1..products at start")
 	fs.StringVar(&o.redisAddr, "redis-addr", "", "Redis address for redis-get (default $REDIS_ADDR, else "+config.DefaultRedisAddr+")")
-	fs.StringVar(&o.redisKey, "redis-key", "bench-baseline:product", "key redis-get stores the body under and reads")
+	fs.StringVar(&o.redisPrefix, "redis-prefix", "bench-baseline", "redis-get and peer keep product id under PREFIX:id")
 	fs.IntVar(&o.redisPoolSize, "redis-pool-size", 50, "Redis connection pool size (product-service's REDIS_POOL_SIZE default)")
 	fs.DurationVar(&o.redisTimeout, "redis-timeout", 50*time.Millisecond, "Redis dial, read and write timeout (product-service's REDIS_TIMEOUT default)")
+	fs.DurationVar(&o.peerTTL, "peer-ttl", time.Hour, "how long peer caches a product")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	validMode := o.mode == modeSQL || o.mode == modeRedisGet || o.mode == modeFixed
-	if fs.NArg() > 0 || !validMode || o.maxConns < 1 || o.productID < 1 || o.redisKey == "" ||
-		o.redisPoolSize < 1 || o.redisTimeout <= 0 {
+	validMode := o.mode == modeSQL || o.mode == modeRedisGet || o.mode == modeMap || o.mode == modePeer
+	if fs.NArg() > 0 || !validMode || o.maxConns < 1 || o.products < 1 || o.redisPrefix == "" ||
+		o.redisPoolSize < 1 || o.redisTimeout <= 0 || o.peerTTL <= 0 {
 		fs.Usage()
 		return o, errors.New("invalid command line")
 	}

@@ -51,26 +51,35 @@ func (h productHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-// load runs DetailSQL for id and maps the row the way pgstore does, so both servers send the
-// same body for the same product.
+// load runs DetailSQL for id through pgx.
 func load(ctx context.Context, pool *pgxpool.Pool, id int64) (catalog.Product, error) {
+	p, err := scanProduct(pool.QueryRow(ctx, pgstore.DetailSQL, id).Scan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return catalog.Product{}, fmt.Errorf("load product %d: %w", id, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return catalog.Product{}, fmt.Errorf("load product %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// scanProduct scans one DetailSQL row with scan (pgx's or database/sql's Row.Scan) and maps it
+// the way pgstore does, so every server sends the same body for the same product.
+func scanProduct(scan func(dest ...any) error) (catalog.Product, error) {
 	var (
 		p           catalog.Product
 		invUpdated  *time.Time
 		stock, resv int64
 	)
-	err := pool.QueryRow(ctx, pgstore.DetailSQL, id).Scan(
+	err := scan(
 		&p.ID, &p.SKU, &p.Name, &p.Description, &p.PriceCents, &p.Currency, &p.Version,
 		&p.IsHot, &p.CreatedAt, &p.UpdatedAt,
 		&p.Category.ID, &p.Category.Name, &p.Category.Slug,
 		&stock, &resv, &invUpdated,
 		&p.Rating.Average, &p.Rating.Count,
 	)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return catalog.Product{}, fmt.Errorf("load product %d: %w", id, catalog.ErrNotFound)
-	}
 	if err != nil {
-		return catalog.Product{}, fmt.Errorf("load product %d: %w", id, err)
+		return catalog.Product{}, err
 	}
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	p.Inventory = catalog.Inventory{
