@@ -76,11 +76,13 @@ func TestMakeToolsFetchTheArchivesDebianVersions(t *testing.T) {
 			continue
 		}
 		lines++
-		if v := debianVersion.FindString(line); v != "" {
+		// LIBS names library packages, whose names hold their soname (libluajit2-5.1-2).
+		_, args, _ := strings.Cut(line, "debian-tool.sh")
+		if v := debianVersion.FindString(args); v != "" {
 			t.Errorf("make tools pins Debian version %s: %s", v, line)
 		}
 	}
-	if lines != 3 {
-		t.Errorf("make tools runs debian-tool.sh %d times, want 3 (two exporters, nginx):\n%s", lines, out)
+	if lines != 4 {
+		t.Errorf("make tools runs debian-tool.sh %d times, want 4 (two exporters, nginx, wrk):\n%s", lines, out)
 	}
 }
