@@ -76,7 +76,7 @@ func TestJSONFormatterMatchesEncodingJSON(t *testing.T) {
 			"nested":  map[string]any{"db": map[string]any{"Password": "p2", "host": "db"}, "list": []any{map[string]any{"token": "t3"}, 1.5}},
 			"headers": map[string]string{"Cookie": "c=1", "Accept": "json"},
 			"payment": card{Number: "4111", Expiry: "12/30"}, "fields": logrus.Fields{"secret": "s", "ok": "y"},
-			"at":      time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), "ids": []int64{1, 2}, "raw": []byte("bytes"),
+			"at": time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), "ids": []int64{1, 2}, "raw": []byte("bytes"),
 		}},
 		{"clashes", "c", logrus.Fields{
 			"ts": "mine", "msg": "mine", "level": 3, "logrus_error": "mine", "fields.ts": "loses", "fields.msg2": "stays",
