@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -34,8 +35,24 @@ const clashPrefix = "fields."
 // the cost of one pass over the fields: no map copy, no reflection for flat values.
 type jsonFormatter struct{ env string }
 
-// keysPool holds the scratch slices the field names are sorted in.
-var keysPool = sync.Pool{New: func() any { s := make([]string, 0, 32); return &s }}
+// field is one key of a line and where its value comes from.
+type field struct {
+	key   string
+	value any  // a field's value, when own is 0
+	own   byte // else what the formatter writes itself: ownTime, ownMsg, ownLevel, ownApp, ownEnv
+}
+
+// The values a line takes from the entry itself or the formatter rather than the entry's fields.
+const (
+	ownTime byte = 1 + iota
+	ownMsg
+	ownLevel
+	ownApp
+	ownEnv
+)
+
+// fieldsPool holds the scratch slices a line's fields are sorted in.
+var fieldsPool = sync.Pool{New: func() any { s := make([]field, 0, 32); return &s }}
 
 // Format writes the entry.
 func (f jsonFormatter) Format(e *logrus.Entry) ([]byte, error) {
@@ -43,37 +60,34 @@ func (f jsonFormatter) Format(e *logrus.Entry) ([]byte, error) {
 	if b == nil {
 		b = &bytes.Buffer{}
 	}
-	kp := keysPool.Get().(*[]string)
-	defer func() { *kp = (*kp)[:0]; keysPool.Put(kp) }()
-	keys := append(*kp, keyTime, keyMsg, keyLevel)
-	for k := range e.Data {
-		if reserved(k) || clashed(e.Data, k) {
-			continue
+	fp := fieldsPool.Get().(*[]field)
+	defer func() { clear(*fp); *fp = (*fp)[:0]; fieldsPool.Put(fp) }()
+	fields := append(*fp, field{key: keyTime, own: ownTime}, field{key: keyMsg, own: ownMsg}, field{key: keyLevel, own: ownLevel})
+	for k, v := range e.Data {
+		switch {
+		case reserved(k):
+			fields = append(fields, field{key: clashPrefix + k, value: v})
+		case !clashed(e.Data, k):
+			fields = append(fields, field{key: k, value: v})
 		}
-		keys = append(keys, k)
 	}
 	if _, ok := e.Data[keyApp]; !ok {
-		keys = append(keys, keyApp)
+		fields = append(fields, field{key: keyApp, own: ownApp})
 	}
 	if _, ok := e.Data[keyEnv]; !ok {
-		keys = append(keys, keyEnv)
+		fields = append(fields, field{key: keyEnv, own: ownEnv})
 	}
-	for _, k := range []string{keyTime, keyMsg, keyLevel, logrus.FieldKeyLogrusError} {
-		if _, ok := e.Data[k]; ok {
-			keys = append(keys, clashPrefix+k)
-		}
-	}
-	slices.Sort(keys)
-	*kp = keys
+	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.key, b.key) })
+	*fp = fields
 	start := b.Len()
 	b.WriteByte('{')
-	for i, k := range keys {
+	for i, fd := range fields {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		appendString(b, k)
+		appendString(b, fd.key)
 		b.WriteByte(':')
-		if err := f.value(b, e, k); err != nil {
+		if err := f.appendField(b, e, fd); err != nil {
 			b.Truncate(start)
 			return nil, fmt.Errorf("failed to marshal fields to JSON, %w", err)
 		}
@@ -98,38 +112,32 @@ func clashed(data logrus.Fields, k string) bool {
 	return renamed && reserved(name)
 }
 
-// value writes the value of key k.
-func (f jsonFormatter) value(b *bytes.Buffer, e *logrus.Entry, k string) error {
-	switch k {
-	case keyTime:
+// appendField writes the value of one field, masked when its name is sensitive.
+func (f jsonFormatter) appendField(b *bytes.Buffer, e *logrus.Entry, fd field) error {
+	switch fd.own {
+	case ownTime:
 		b.WriteByte('"')
 		b.Write(e.Time.AppendFormat(b.AvailableBuffer(), time.RFC3339Nano))
 		b.WriteByte('"')
 		return nil
-	case keyMsg:
+	case ownMsg:
 		appendString(b, e.Message)
 		return nil
-	case keyLevel:
+	case ownLevel:
 		appendString(b, e.Level.String())
 		return nil
-	}
-	var v any
-	if clashed(e.Data, k) {
-		v = e.Data[k[len(clashPrefix):]] // a renamed field
-	} else if x, ok := e.Data[k]; ok {
-		v = x
-	} else if k == keyApp {
+	case ownApp:
 		appendString(b, AppName)
 		return nil
-	} else {
+	case ownEnv:
 		appendString(b, f.env)
 		return nil
 	}
-	if isSensitive(k) {
+	if isSensitive(fd.key) {
 		appendString(b, Masked)
 		return nil
 	}
-	return appendValue(b, v)
+	return appendValue(b, fd.value)
 }
 
 // appendValue writes one field's value: flat values directly, anything else masked (maskValue)
