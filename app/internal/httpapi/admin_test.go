@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http/httptest"
@@ -35,15 +33,7 @@ func newCachedAPI(t *testing.T, preset string) *httptest.Server {
 	store := pgstore.New(db.Gorm, pgstore.Options{})
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = rdb.Close() })
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	ns := "api-test-" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		for iter := rdb.Scan(ctx, 0, ns+":*", 1000).Iterator(); iter.Next(ctx); {
-			rdb.Del(ctx, iter.Val())
-		}
-	})
+	ns := privateNamespace(t, rdb, "api-test-")
 	policy, err := cache.Preset(preset)
 	if err != nil {
 		t.Fatal(err)

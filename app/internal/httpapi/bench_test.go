@@ -145,13 +145,7 @@ func benchRouter(b *testing.B, store *pgstore.Store, addr, preset, level string,
 		}
 	}
 	rdb.AddHook(injector.RedisHook())
-	ns := "bench-" + randomHex(b)
-	b.Cleanup(func() {
-		ctx := context.Background()
-		for iter := rdb.Scan(ctx, 0, ns+":*", 1000).Iterator(); iter.Next(ctx); {
-			rdb.Del(ctx, iter.Val())
-		}
-	})
+	ns := privateNamespace(b, rdb, "bench-")
 	policy, err := cache.Preset(preset)
 	if err != nil {
 		b.Fatal(err)
@@ -182,13 +176,22 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// randomHex is 12 random hex digits, for a namespace of one's own on the shared Redis.
-func randomHex(b *testing.B) string {
+// privateNamespace is a cache namespace of the test's own on the shared Redis (prefix and 12
+// random hex digits); its keys are deleted at cleanup.
+func privateNamespace(t testing.TB, rdb *redis.Client, prefix string) string {
+	t.Helper()
 	buf := make([]byte, 6)
 	if _, err := rand.Read(buf); err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
-	return hex.EncodeToString(buf)
+	ns := prefix + hex.EncodeToString(buf)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		for iter := rdb.Scan(ctx, 0, ns+":*", 1000).Iterator(); iter.Next(ctx); {
+			rdb.Del(ctx, iter.Val())
+		}
+	})
+	return ns
 }
 
 // discardWriter is a ResponseWriter that keeps the status and headers and drops the body; it is
