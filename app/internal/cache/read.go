@@ -9,7 +9,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 )
@@ -51,10 +50,19 @@ func (s *Store) List(ctx context.Context, page catalog.Page) (catalog.PageResult
 	return s.src.List(ctx, page)
 }
 
-// read is lookup in a cache.lookup span that says where the answer came from.
+// read is lookup in a cache.lookup span that says where the answer came from. Without a tracer
+// there is no span at all, and a span that is not sampled gets no attributes: a read costs no
+// tracing work that nobody will see.
 func read[T any](ctx context.Context, s *Store, p *Policy, sp spec[T]) (T, Result, error) {
-	ctx, span := s.tracer.Start(ctx, "cache.lookup", trace.WithAttributes(
-		attribute.String("cache.preset", p.Preset), attribute.String("cache.key", sp.key)))
+	if s.tracer == nil {
+		return lookup(ctx, s, p, sp)
+	}
+	ctx, span := s.tracer.Start(ctx, "cache.lookup")
+	if !span.IsRecording() {
+		defer span.End()
+		return lookup(ctx, s, p, sp)
+	}
+	span.SetAttributes(attribute.String("cache.preset", p.Preset), attribute.String("cache.key", sp.key))
 	v, r, err := lookup(ctx, s, p, sp)
 	span.SetAttributes(attribute.String("cache.result", string(r)), attribute.String("cache.layer", r.layer()))
 	if err != nil && !errors.Is(err, catalog.ErrNotFound) {

@@ -23,7 +23,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
@@ -56,7 +55,7 @@ type Options struct {
 	Log logrus.FieldLogger
 	// Metrics are the collectors to update; NewMetrics makes them.
 	Metrics *Metrics
-	// Tracer starts the cache.lookup spans; nil means no tracing.
+	// Tracer starts the cache.lookup spans; nil means no tracing (and no span work at all).
 	Tracer trace.Tracer
 	// RedisBudget bounds the time one read spends in Redis, all its calls together (the service's
 	// REDIS_TIMEOUT); once it is spent the read goes on to the database. Zero leaves each call
@@ -161,9 +160,6 @@ func New(src Source, rdb redis.UniversalClient, p Policy, opts Options) (*Store,
 	}
 	if opts.OutboxGrace <= 0 {
 		opts.OutboxGrace = DefaultOutboxGrace
-	}
-	if opts.Tracer == nil {
-		opts.Tracer = noop.NewTracerProvider().Tracer("cache")
 	}
 	s := &Store{
 		src: src, rdb: rdb, opts: opts, log: opts.Log, m: opts.Metrics, tracer: opts.Tracer,

@@ -152,7 +152,7 @@ func accessLog(log *logrus.Logger, slow time.Duration, preset func() string, a *
 		if p := preset(); p != "" {
 			fields["preset"] = p
 		}
-		if u := c.GetHeader(UserIDHeader); u != "" && saneRequestID.MatchString(u) {
+		if u := firstHeader(c.Request.Header, userIDKey); saneID(u) {
 			fields["user_id"] = u
 		}
 		if shed != "" {
@@ -161,6 +161,9 @@ func accessLog(log *logrus.Logger, slow time.Duration, preset func() string, a *
 		if err := c.Errors.Last(); err != nil {
 			fields["error"] = err.Err.Error()
 		}
-		log.WithContext(c.Request.Context()).WithFields(fields).Log(level, "request")
+		// An entry of its own over fields: WithContext and WithFields would copy the map twice.
+		e := logrus.NewEntry(log)
+		e.Context, e.Data = c.Request.Context(), fields
+		e.Log(level, "request")
 	}
 }

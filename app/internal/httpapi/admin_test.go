@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http/httptest"
@@ -35,7 +33,7 @@ func newCachedAPI(t *testing.T, preset string) *httptest.Server {
 	store := pgstore.New(db.Gorm, pgstore.Options{})
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = rdb.Close() })
-	ns := testNamespace(t, rdb, "api-test-")
+	ns := privateNamespace(t, rdb, "api-test-")
 	policy, err := cache.Preset(preset)
 	if err != nil {
 		t.Fatal(err)
@@ -60,21 +58,6 @@ func newCachedAPI(t *testing.T, preset string) *httptest.Server {
 		return do(t, srv, call{method: "GET", path: "/ready"}).status == 200
 	})
 	return srv
-}
-
-// testNamespace returns a cache namespace of its own for one test, its keys deleted at cleanup.
-func testNamespace(t *testing.T, rdb *redis.Client, prefix string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	ns := prefix + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		for iter := rdb.Scan(ctx, 0, ns+":*", 1000).Iterator(); iter.Next(ctx); {
-			rdb.Del(ctx, iter.Val())
-		}
-	})
-	return ns
 }
 
 func TestCacheAdminNeedsTheToken(t *testing.T) {

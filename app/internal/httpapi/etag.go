@@ -8,7 +8,12 @@ import (
 
 // ETag is the strong entity tag of a product version: "<id>-<version>".
 func ETag(id, version int64) string {
-	return `"` + strconv.FormatInt(id, 10) + "-" + strconv.FormatInt(version, 10) + `"`
+	var buf [48]byte // two int64s, a dash and the quotes: one allocation, the string
+	b := append(buf[:0], '"')
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, version, 10)
+	return string(append(b, '"'))
 }
 
 // entityTags splits an If-Match / If-None-Match value into its tags. "*" comes back as the only

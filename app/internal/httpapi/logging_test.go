@@ -252,7 +252,7 @@ func newCacheReplica(t *testing.T, rdb *redis.Client, ns string) *cache.Store {
 func TestLoggingAppliesOnEveryReplica(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: testdb.RedisAddr(t)})
 	t.Cleanup(func() { _ = rdb.Close() })
-	ns := testNamespace(t, rdb, "logging-test-")
+	ns := privateNamespace(t, rdb, "logging-test-")
 	clock := newManualClock()
 	one := newLoggedReplica(t, clock, newCacheReplica(t, rdb, ns))
 	two := newLoggedReplica(t, clock, newCacheReplica(t, rdb, ns))

@@ -64,7 +64,7 @@ func (m *Metrics) middleware() gin.HandlerFunc {
 		c.Next()
 		m.inFlight.Dec()
 		method, route := methodLabel(c.Request.Method), routeLabel(c)
-		m.requests.WithLabelValues(method, route, strconv.Itoa(c.Writer.Status())).Inc()
+		m.requests.WithLabelValues(method, route, statusLabel(c.Writer.Status())).Inc()
 		obs := m.latency.WithLabelValues(method, route)
 		elapsed := time.Since(start).Seconds()
 		sc := trace.SpanContextFromContext(c.Request.Context())
@@ -74,4 +74,20 @@ func (m *Metrics) middleware() gin.HandlerFunc {
 		}
 		obs.Observe(elapsed)
 	}
+}
+
+// statusLabels are the label values of the statuses HTTP defines, made once.
+var statusLabels = func() (out [600]string) {
+	for code := 100; code < len(out); code++ {
+		out[code] = strconv.Itoa(code)
+	}
+	return out
+}()
+
+// statusLabel is the status label value of code, without formatting it per request.
+func statusLabel(code int) string {
+	if code >= 100 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
 }

@@ -77,14 +77,14 @@ func (h productHandlers) get(c *gin.Context) error {
 		return badRequest("invalid-id", "%v", err)
 	}
 	body, result, err := h.store.LookupProduct(c.Request.Context(), id)
-	c.Header("X-Cache", string(result))
+	setHeader(c, xCacheKey, string(result))
 	if err != nil {
 		return err
 	}
 	etag := ETag(body.ID, body.Version)
-	c.Header("ETag", etag)
+	setHeader(c, etagKey, etag)
 	c.Header("Cache-Control", h.cacheControl)
-	if noneMatch(c.GetHeader("If-None-Match"), etag) {
+	if noneMatch(firstHeader(c.Request.Header, ifNoneMatchKey), etag) {
 		c.Status(http.StatusNotModified)
 		return nil
 	}

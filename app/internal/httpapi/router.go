@@ -76,6 +76,9 @@ func New(d Deps, opts Options) *gin.Engine {
 	// no metrics, no span); without it such a path is a 404 problem like any unknown route.
 	r.RedirectTrailingSlash = false
 	r.ContextWithFallback = true
+	// gin's default list (X-Forwarded-For, X-Real-IP) in canonical form: gin reads them with
+	// Header.Get, which would canonicalize (and allocate) "X-Real-IP" on every request.
+	r.RemoteIPHeaders = []string{"X-Forwarded-For", "X-Real-Ip"}
 	preset := func() string { return "" }
 	if d.Cache != nil {
 		preset = func() string { return d.Cache.Policy().Preset }

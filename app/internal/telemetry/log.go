@@ -74,35 +74,7 @@ func NewLogger(w io.Writer, opts LogOptions) (*logrus.Logger, *Output, error) {
 }
 
 // Formatter is the JSON formatter of every line: stable field names, secrets masked, app and env
-// set.
+// set (see jsonFormatter).
 func Formatter(env string) logrus.Formatter {
-	return maskingFormatter{inner: constFields{
-		fields: logrus.Fields{"app": AppName, "env": env},
-		inner: &logrus.JSONFormatter{
-			TimestampFormat: time.RFC3339Nano,
-			FieldMap:        logrus.FieldMap{logrus.FieldKeyTime: "ts"},
-		},
-	}}
-}
-
-// constFields adds fixed fields to every entry that does not set them itself.
-type constFields struct {
-	fields logrus.Fields
-	inner  logrus.Formatter
-}
-
-// Format adds the fixed fields and formats the entry.
-func (f constFields) Format(e *logrus.Entry) ([]byte, error) {
-	data := make(logrus.Fields, len(e.Data)+len(f.fields))
-	for k, v := range e.Data {
-		data[k] = v
-	}
-	for k, v := range f.fields {
-		if _, set := data[k]; !set {
-			data[k] = v
-		}
-	}
-	withFields := *e
-	withFields.Data = data
-	return f.inner.Format(&withFields)
+	return jsonFormatter{env: env}
 }

@@ -1,8 +1,10 @@
 package telemetry
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 )
@@ -15,8 +17,44 @@ const Masked = "***"
 // name too ("admin_token", "db_password").
 var sensitive = []string{"password", "passwd", "token", "secret", "creditcard", "authorization", "apikey", "cookie"}
 
+// sensitiveBytes are sensitive as bytes, for the ASCII fast path.
+var sensitiveBytes = func() [][]byte {
+	out := make([][]byte, len(sensitive))
+	for i, s := range sensitive {
+		out[i] = []byte(s)
+	}
+	return out
+}()
+
 // isSensitive reports whether a field name names a secret.
 func isSensitive(key string) bool {
+	// An ASCII name (every field the service logs) is folded in a buffer on the stack.
+	var buf [64]byte
+	n := 0
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c >= utf8.RuneSelf || n == len(buf):
+			return isSensitiveFolded(key)
+		case c == '_' || c == '-' || c == '.' || c == ' ':
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		buf[n] = c
+		n++
+	}
+	for _, s := range sensitiveBytes {
+		if bytes.Contains(buf[:n], s) {
+			return true
+		}
+	}
+	return false
+}
+
+// isSensitiveFolded is isSensitive for any name: Unicode case folding ("K", the Kelvin sign,
+// lowers to "k").
+func isSensitiveFolded(key string) bool {
 	k := strings.Map(func(r rune) rune {
 		if r == '_' || r == '-' || r == '.' || r == ' ' {
 			return -1
@@ -25,34 +63,6 @@ func isSensitive(key string) bool {
 	}, strings.ToLower(key))
 	for _, s := range sensitive {
 		if strings.Contains(k, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// maskingFormatter masks sensitive fields, at any depth, before the inner formatter writes the entry.
-type maskingFormatter struct{ inner logrus.Formatter }
-
-// Format writes the entry with its sensitive fields masked; the entry itself is not changed.
-func (f maskingFormatter) Format(e *logrus.Entry) ([]byte, error) {
-	if !needsMask(e.Data) {
-		return f.inner.Format(e)
-	}
-	masked := *e
-	masked.Data = maskValue(map[string]any(e.Data)).(map[string]any)
-	return f.inner.Format(&masked)
-}
-
-// needsMask is a cheap first pass: request logs are flat and rarely hold a secret.
-func needsMask(data logrus.Fields) bool {
-	for k, v := range data {
-		if isSensitive(k) {
-			return true
-		}
-		switch v.(type) {
-		case string, int, int64, float64, bool, nil, error:
-		default:
 			return true
 		}
 	}
