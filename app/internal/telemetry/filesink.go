@@ -26,6 +26,39 @@ func (s streamSink) write(l line) {
 	s.stats.wrote(n)
 }
 
+// batchBytes bounds the lines a stream sink writes at once.
+const batchBytes = 64 << 10
+
+// run drains the queue until it is closed, writing the lines already waiting together: one
+// write (one system call) per batch instead of one per line when lines arrive faster than they
+// are written. A failed write loses the whole batch, counted line by line.
+func (s streamSink) run(q <-chan line) {
+	buf := make([]byte, 0, batchBytes)
+	for l := range q {
+		buf = append(buf[:0], l.text...)
+		lines := 1
+	batch:
+		for len(buf) < batchBytes {
+			select {
+			case next, ok := <-q:
+				if !ok {
+					break batch
+				}
+				buf = append(buf, next.text...)
+				lines++
+			default:
+				break batch
+			}
+		}
+		n, err := s.w.Write(buf)
+		if err != nil {
+			s.stats.drop(DropWriteError, lines, fmt.Errorf("write: %w", err))
+			continue
+		}
+		s.stats.wrote(n)
+	}
+}
+
 // drain writes every queued line until the queue is closed.
 func drain(write func(line)) func(<-chan line) {
 	return func(q <-chan line) {

@@ -60,7 +60,7 @@ func NewLogger(w io.Writer, opts LogOptions) (*logrus.Logger, *Output, error) {
 	l.AddHook(traceHook{})
 	out := newOutput(newPipelineMetrics(), opts.Stderr, opts.ReportEvery, opts.FlushTimeout)
 	stdout := streamSink{w: w, stats: out.stats(SinkStdout)}
-	out.addSink(stdout.stats, opts.QueueLines, stdout.write, drain(stdout.write), nil)
+	out.addSink(stdout.stats, opts.QueueLines, stdout.write, stdout.run, nil)
 	if opts.File.Path != "" {
 		f := newFileSink(opts.File, out.stats(SinkFile))
 		out.addSink(f.stats, opts.File.QueueLines, f.write, drain(f.write), f.close)

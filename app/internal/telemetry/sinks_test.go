@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sirupsen/logrus"
@@ -164,11 +165,13 @@ func TestStdoutBlockedOthersKeepEveryLine(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "log sink stdout") {
 		t.Errorf("Shutdown with stdout blocked = %v, want an error naming stdout", err)
 	}
-	// The sink holds one line in its blocked write, the queue the next ones.
-	if closed, accepted := dropped(out, SinkStdout, DropClosed), stdoutQueue+1; closed != stdoutQueue {
-		t.Errorf("stdout's queued lines counted as closed: %v, want %d", closed, stdoutQueue)
-	} else if got, _ := counter(out, SinkStdout); got != float64(accepted) {
-		t.Errorf("stdout accepted %v lines, want %d", got, accepted)
+	// The sink holds a batch of lines (at least one, at most the queue and one) in its blocked
+	// write, the queue the next ones: those are counted as closed.
+	closed := dropped(out, SinkStdout, DropClosed)
+	accepted, _ := counter(out, SinkStdout)
+	if inWrite := accepted - closed; closed > stdoutQueue || inWrite < 1 || inWrite > stdoutQueue+1 {
+		t.Errorf("stdout accepted %v lines and counted %v as closed: want at most %d closed and 1 to %d in the blocked write",
+			accepted, closed, stdoutQueue, stdoutQueue+1)
 	}
 	for _, sink := range []string{SinkFile, SinkLoki} {
 		if accepted, _ := counter(out, sink); accepted != lines {
@@ -379,5 +382,44 @@ func TestPipelineMetricsAndShutdown(t *testing.T) {
 	log.Info("after")
 	if got := dropped(out, SinkFile, DropClosed); got != 1 {
 		t.Errorf("a line after shutdown: closed = %v, want 1", got)
+	}
+}
+
+// gatedWriter holds its first Write until release is closed and records each write's lines.
+type gatedWriter struct {
+	entered, release chan struct{}
+	mu               sync.Mutex
+	writes           []int // lines per write
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	first := len(g.writes) == 0
+	g.writes = append(g.writes, bytes.Count(p, []byte("\n")))
+	g.mu.Unlock()
+	if first {
+		close(g.entered)
+		<-g.release
+	}
+	return len(p), nil
+}
+
+// Lines that wait in stdout's queue while a write is in progress leave together, in one write.
+func TestStdoutWritesWaitingLinesTogether(t *testing.T) {
+	g := &gatedWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	log, out, _ := pipeline(t, g, LogOptions{QueueLines: 100}, LokiOptions{})
+	log.Info("first")
+	proctest.WaitClosed(t, "the first write to start", g.entered)
+	for i := range 9 {
+		log.WithField("i", i).Info("waiting")
+	}
+	close(g.release)
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if diff := cmp.Diff([]int{1, 9}, g.writes); diff != "" {
+		t.Errorf("lines per write (-want +got):\n%s", diff)
 	}
 }
