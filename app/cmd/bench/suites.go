@@ -22,6 +22,7 @@ const (
 	baselineSQL  = "sql baseline (net/http+pgx)"
 	telOff       = "all off (LOG_LEVEL=warn)"
 	telAccess    = "access log at info"
+	telSampled   = "access log at info, 1 in 10 kept"
 	telLoki      = "+ Loki shipping"
 	telTraces10  = "+ traces 10 %"
 	telTraces100 = "+ traces 100 %"
@@ -86,6 +87,7 @@ func (b *bench) planSuite(ctx context.Context, suite string, stdout io.Writer) (
 		targets := []target{
 			b.serviceTarget(telOff, "two-level", ns(), "LOG_LEVEL=warn"),
 			b.serviceTarget(telAccess, "two-level", ns()),
+			b.serviceTarget(telSampled, "two-level", ns(), "LOG_SAMPLE_EVERY=10"),
 			b.serviceTarget(telLoki, "two-level", ns(), loki),
 			b.serviceTarget(telTraces10, "two-level", ns(), append([]string{loki}, ratio10...)...),
 			b.serviceTarget(telTraces100, "two-level", ns(), loki, otlp, "OTEL_TRACES_SAMPLER=always_on"),
@@ -130,6 +132,7 @@ var hitGoals = []goal{
 // every request traced.
 var telemetryGoals = []goal{
 	{Target: telAccess, Ref: telOff, Metric: metricCPU, Bound: 1.15},
+	{Target: telSampled, Ref: telOff, Metric: metricCPU, Bound: 1.15},
 	{Target: telLoki, Ref: telOff, Metric: metricCPU, Bound: 1.15},
 	{Target: telTraces10, Ref: telOff, Metric: metricCPU, Bound: 1.15},
 	{Target: telTraces100, Ref: telOff, Metric: metricCPU, Bound: 1.30},
