@@ -21,6 +21,7 @@ import (
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
+	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 )
 
@@ -99,30 +100,7 @@ func (a *overloadAPI) get(ctx context.Context, client, path string) *httptest.Re
 // metric sums the samples of name whose labels include match.
 func (a *overloadAPI) metric(t *testing.T, name string, match map[string]string) float64 {
 	t.Helper()
-	families, err := a.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	samples:
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			for k, v := range match {
-				if labels[k] != v {
-					continue samples
-				}
-			}
-			sum += m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-	}
-	return sum
+	return proctest.MetricSum(t, a.reg, name, match)
 }
 
 // refusal is what a test checks of a refused request.
