@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"maps"
+	"strings"
 )
 
 // cell is one scenario × preset run of the matrix.
@@ -110,6 +111,17 @@ func (c cell) figures() figures {
 		f.Shield = &s
 	}
 	return f
+}
+
+// latencyOnly reports whether every threshold the cell crossed is a latency bound
+// (http_req_duration), none of them an error rate or stale reads.
+func (c cell) latencyOnly() bool {
+	for _, t := range c.K6.Thresholds {
+		if !t.OK && !strings.HasPrefix(t.Metric, "http_req_duration") {
+			return false
+		}
+	}
+	return true
 }
 
 // failedThresholds lists the thresholds the cell crossed.

@@ -82,7 +82,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := check(tt.cells(), scen, pres, tt.repeats)
+			res := check(tt.cells(), scen, pres, tt.repeats, true)
 			if res.ok() != tt.ok {
 				t.Errorf("ok = %v, want %v\n%s", res.ok(), tt.ok, res.text())
 			}
@@ -99,7 +99,7 @@ func TestCheckExpectedCrossing(t *testing.T) {
 	defer delete(expectCrossed, key)
 	cells := matrixCells([]string{"spike"}, []string{"none"}, 1, 1)
 	cells[0].K6.ThresholdsOK = false
-	res := check(cells, []string{"spike"}, []string{"none"}, 1)
+	res := check(cells, []string{"spike"}, []string{"none"}, 1, true)
 	if !res.ok() || !strings.Contains(res.text(), "thresholds crossed, as expected: the machine's limit") {
 		t.Errorf("an expected crossing must pass and say why:\n%s", res.text())
 	}
@@ -128,13 +128,40 @@ func TestCheckEdge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := check(tt.cells, scen, cols, 1)
+			res := check(tt.cells, scen, cols, 1, true)
 			if res.ok() != tt.ok || !strings.Contains(res.text(), tt.want) {
 				t.Errorf("ok = %v (want %v), verdict lacks %q:\n%s", res.ok(), tt.ok, tt.want, res.text())
 			}
 		})
 	}
-	if res := check(matrixCells(scen, cols, 1, 1), scen, cols, 1); res.ok() {
+	if res := check(matrixCells(scen, cols, 1, 1), scen, cols, 1, true); res.ok() {
 		t.Errorf("an edge cell without edge figures passed:\n%s", res.text())
+	}
+}
+
+// In quick mode a cell that crossed only its latency bound is reported, not failed; an error rate
+// crossed still fails, and with latency judged the latency bound fails too.
+func TestCheckQuickLatency(t *testing.T) {
+	tests := []struct {
+		name         string
+		crossed      []threshold
+		judgeLatency bool
+		ok           bool
+	}{
+		{"quick, latency only", []threshold{{Metric: "http_req_duration{scenario:read}", Expr: "p(99)<750"}}, false, true},
+		{"quick, error rate too", []threshold{{Metric: "http_req_duration{scenario:read}", Expr: "p(99)<750"},
+			{Metric: "http_req_failed{scenario:read}", Expr: "rate<0.01"}}, false, false},
+		{"judged, latency only", []threshold{{Metric: "http_req_duration{scenario:read}", Expr: "p(99)<750"}}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cells := matrixCells([]string{"read"}, []string{"naive", "protected"}, 1, 1)
+			cells[1].K6.ThresholdsOK = false
+			cells[1].K6.Thresholds = tt.crossed
+			res := check(cells, []string{"read"}, []string{"naive", "protected"}, 1, tt.judgeLatency)
+			if res.ok() != tt.ok {
+				t.Errorf("check ok = %v, want %v:\n%s", res.ok(), tt.ok, res.text())
+			}
+		})
 	}
 }

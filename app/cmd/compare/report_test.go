@@ -62,7 +62,7 @@ func TestRenderReport(t *testing.T) {
 	cells := matrixCells(scen, pres, 2, 500)
 	cells[0].Service.Redis.Error = 7
 	cells[1].K6.Dropped = 3
-	res := check(cells, scen, pres, 2)
+	res := check(cells, scen, pres, 2, true)
 	md := renderReport(reportInput{
 		header: header{Date: "2026-01-02 03:04 UTC", Mode: "quick", Repeats: 2, Commit: "abc1234", Versions: "go1.26",
 			Machine: "2 cores", Dataset: "100000 products", Service: "one instance", Settings: "RATE 500/s", Duration: "5m0s",

@@ -104,7 +104,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	}
 	var verdict *checkResult
 	if o.check && runErr == nil {
-		r := check(cells, o.scenarios, o.columns(), o.repeat)
+		// A quick cell lasts seconds on a machine it shares with k6, PostgreSQL and Redis: its p99
+		// is the machine's, so its latency bounds are reported, not judged.
+		r := check(cells, o.scenarios, o.columns(), o.repeat, !o.quick)
 		for _, t := range runs {
 			r.add(t.Err == "" && t.K6.FailedRate < 0.01, "throughput with %d replica(s): %s", t.Replicas, throughputLine(t))
 		}
