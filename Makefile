@@ -117,7 +117,7 @@ SCALE_REPLICAS ?= 3
 scale: tools ## scale-out: SCALE_REPLICAS (3) processes behind native nginx: L1 invalidation lag and stale reads (consistency), DB loads per hot-key TTL expiry (breakdown), with protected, two-level and tail; read throughput 1 vs 3 → results/scale-<date>.md
 	GO='$(GO)' $(GO) run ./app/cmd/compare -k6 '$(K6)' -nginx '$(NGINX)' -pg-admin-url '$(PG_ADMIN_URL)' -redis-addr '$(REDIS_ADDR)' \
 	  -products '$(PRODUCTS)' -replicas '$(SCALE_REPLICAS)' -scenarios consistency,breakdown -presets protected,two-level,tail \
-	  -edge=false -throughput -redis-timeout 250ms -repeat '$(REPEAT)' -check $(if $(filter 1,$(QUICK)),-quick)
+	  -edge=false -throughput -redis-timeout $(if $(filter 1,$(QUICK)),1s,250ms) -repeat '$(REPEAT)' -check $(if $(filter 1,$(QUICK)),-quick)
 
 e2e: tools test-deps ## end-to-end: k6 contract and load smoke, the service shipping logs to a real Loki, the nginx edge cache natively
 	$(LOKI) -config.file=loki/loki.yaml -config.expand-env=true -verify-config
