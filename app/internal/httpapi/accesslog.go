@@ -9,6 +9,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+
+	"github.com/product-service-lab/product-service/app/internal/telemetry"
 )
 
 // AccessLogOptions are the access log's volume controls.
@@ -135,35 +137,27 @@ func accessLog(log *logrus.Logger, slow time.Duration, preset func() string, a *
 		if !keep {
 			return
 		}
-		fields := make(logrus.Fields, 19)
-		fields["request_id"] = requestID(c)
-		fields["method"] = c.Request.Method
-		fields["route"] = route
-		fields["path"] = c.Request.URL.Path
-		fields["status"] = status
-		fields["latency"] = float64(elapsed.Microseconds()) / 1000
-		fields["bytes"] = max(c.Writer.Size(), 0)
-		fields["client_ip"] = c.ClientIP()
-		fields["user_agent"] = c.Request.UserAgent()
-		fields["sample_rate"] = weight
-		if v := c.Writer.Header().Get("X-Cache"); v != "" {
-			fields["cache"] = v
-		}
-		if p := preset(); p != "" {
-			fields["preset"] = p
+		line := telemetry.RequestLine{
+			RequestID:  requestID(c),
+			Method:     c.Request.Method,
+			Route:      route,
+			Path:       c.Request.URL.Path,
+			Status:     status,
+			Latency:    float64(elapsed.Microseconds()) / 1000,
+			Bytes:      max(c.Writer.Size(), 0),
+			ClientIP:   c.ClientIP(),
+			UserAgent:  c.Request.UserAgent(),
+			SampleRate: weight,
+			Cache:      firstHeader(c.Writer.Header(), xCacheKey),
+			Preset:     preset(),
+			Shed:       shed,
 		}
 		if u := firstHeader(c.Request.Header, userIDKey); saneID(u) {
-			fields["user_id"] = u
-		}
-		if shed != "" {
-			fields["shed"] = shed
+			line.UserID = u
 		}
 		if err := c.Errors.Last(); err != nil {
-			fields["error"] = err.Err.Error()
+			line.Error = err.Err.Error()
 		}
-		// An entry of its own over fields: WithContext and WithFields would copy the map twice.
-		e := logrus.NewEntry(log)
-		e.Context, e.Data = c.Request.Context(), fields
-		e.Log(level, "request")
+		telemetry.LogRequest(c.Request.Context(), log, level, &line)
 	}
 }

@@ -161,16 +161,21 @@ func appendValue(b *bytes.Buffer, v any) error {
 	case uint64:
 		b.Write(strconv.AppendUint(b.AvailableBuffer(), x, 10))
 	case float64:
-		if a := math.Abs(x); x == 0 || a >= 1e-6 && a < 1e21 {
-			// encoding/json's own format in this range; it switches to exponents outside it.
-			b.Write(strconv.AppendFloat(b.AvailableBuffer(), x, 'f', -1, 64))
-			return nil
-		}
-		return appendJSON(b, x)
+		return appendFloat(b, x)
 	default:
 		return appendJSON(b, maskValue(x))
 	}
 	return nil
+}
+
+// appendFloat writes x as encoding/json does.
+func appendFloat(b *bytes.Buffer, x float64) error {
+	if a := math.Abs(x); x == 0 || a >= 1e-6 && a < 1e21 {
+		// encoding/json's own format in this range; it switches to exponents outside it.
+		b.Write(strconv.AppendFloat(b.AvailableBuffer(), x, 'f', -1, 64))
+		return nil
+	}
+	return appendJSON(b, x)
 }
 
 // appendJSON writes v as encoding/json does (HTML characters escaped).

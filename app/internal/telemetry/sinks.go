@@ -104,7 +104,14 @@ func (o *Output) addSink(st *sinkStats, capacity int, write func(line), run func
 // Write copies one formatted line and offers it to every sink. It never blocks on a queued sink
 // and never fails: what a sink loses is counted there.
 func (o *Output) Write(p []byte) (int, error) {
-	l := line{level: levelOf(p), ts: time.Now(), text: append([]byte(nil), p...)}
+	o.offer(levelOf(p), p)
+	return len(p), nil
+}
+
+// offer copies one formatted line of level (one of logrus's level names) and offers it to every
+// sink.
+func (o *Output) offer(level string, p []byte) {
+	l := line{level: level, ts: time.Now(), text: append([]byte(nil), p...)}
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	for _, s := range o.sinks {
@@ -125,7 +132,6 @@ func (o *Output) Write(p []byte) (int, error) {
 			}
 		}
 	}
-	return len(p), nil
 }
 
 var errQueueFull = errors.New("queue full: the sink is blocked or slower than the lines arrive")
