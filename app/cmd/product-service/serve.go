@@ -74,9 +74,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 	if profiler.Enabled() && cfg.Telemetry.PprofAddr != "" {
 		log.Warn("pyroscope holds the CPU profiler: PPROF_ADDR's /debug/pprof/profile answers 500 (one CPU profile at a time)")
 	}
+	var headSampler httpapi.HeadSampler
 	if cfg.Telemetry.OTLPEndpoint == "" {
 		// Tracing is off: no instrumentation at all, rather than no-op spans on every call.
 		tp = nil
+	} else {
+		// The provider's sampler, asked first: an unsampled request starts no server span.
+		sampler, err := telemetry.Sampler(cfg.Telemetry.TracesSampler, cfg.Telemetry.TracesSamplerArg)
+		if err != nil {
+			return err
+		}
+		headSampler = telemetry.NewHeadSampler(sampler)
 	}
 	// With profiling on, a span's pprof labels carry its span id: a trace opens its flame graph.
 	tp = profiler.Trace(tp)
@@ -163,6 +171,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		Gatherer: reg,
 		Metrics:  httpapi.NewMetrics(reg),
 		Tracer:   tp,
+		Sampler:  headSampler,
 		Faults:   injector,
 		Overload: overload,
 		Log:      logger,

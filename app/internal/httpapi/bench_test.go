@@ -126,11 +126,12 @@ func benchRouter(b *testing.B, store *pgstore.Store, addr, preset, level string,
 	injector := faults.New(reg, logger)
 	var tp trace.TracerProvider
 	var tracer trace.Tracer
+	var head httpapi.HeadSampler
 	if ratio > 0 {
-		sdk := telemetry.NewSDKProvider(sdktrace.NewBatchSpanProcessor(discardExporter{}),
-			sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)), telemetry.TracingOptions{Env: "bench"})
+		sampler := sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))
+		sdk := telemetry.NewSDKProvider(sdktrace.NewBatchSpanProcessor(discardExporter{}), sampler, telemetry.TracingOptions{Env: "bench"})
 		b.Cleanup(func() { _ = sdk.Shutdown(context.Background()) })
-		tp, tracer = sdk, sdk.Tracer("product-service/cache")
+		tp, tracer, head = sdk, sdk.Tracer("product-service/cache"), telemetry.NewHeadSampler(sampler)
 	}
 	// serve's client, but with a timeout (and Redis budget) of a second rather than 50 ms: on a
 	// loaded machine a slow answer would turn a hit into a database load and the figures with it.
@@ -162,7 +163,7 @@ func benchRouter(b *testing.B, store *pgstore.Store, addr, preset, level string,
 	b.Cleanup(func() { cancel(); <-done })
 	proctest.WaitFor(b, "the cache to be ready", func() bool { return cached.Ready(context.Background()) == nil })
 	return httpapi.New(httpapi.Deps{
-		Store: cached, Cache: cached, Gatherer: reg, Metrics: httpapi.NewMetrics(reg), Tracer: tp, Faults: injector, Log: logger,
+		Store: cached, Cache: cached, Gatherer: reg, Metrics: httpapi.NewMetrics(reg), Tracer: tp, Sampler: head, Faults: injector, Log: logger,
 		Checks: []httpapi.Check{{Name: "postgres", Probe: store.Ping}, {Name: "cache", Probe: cached.Ready}},
 	}, httpapi.Options{AdminToken: token, MaxBodyBytes: 1 << 20, CacheMaxAge: 5 * time.Second, SlowRequest: time.Second})
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/product-service-lab/product-service/app/internal/telemetry"
 )
 
 // RequestIDHeader carries the request id in both directions.
@@ -92,6 +95,29 @@ func traceHeader() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
 			setHeader(c, traceIDKey, sc.TraceID().String())
+		}
+		c.Next()
+	}
+}
+
+// HeadSampler decides whether a request is sampled before its server span is started, and gives
+// an unsampled request its trace context (telemetry.HeadSampler).
+type HeadSampler interface {
+	Sample(ctx context.Context, h http.Header) (context.Context, bool)
+}
+
+var _ HeadSampler = (*telemetry.HeadSampler)(nil)
+
+// headSampled runs traced (otelgin) for the requests s samples; the others continue with the
+// trace context s gave them and no server span: no span to start and end, no attributes
+// computed for nobody.
+func headSampled(s HeadSampler, traced gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, sampled := s.Sample(c.Request.Context(), c.Request.Header)
+		c.Request = c.Request.WithContext(ctx)
+		if sampled {
+			traced(c)
+			return
 		}
 		c.Next()
 	}

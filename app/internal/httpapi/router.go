@@ -35,6 +35,9 @@ type Deps struct {
 	Metrics *Metrics
 	// Tracer, when set, starts a span per request (otelgin) with W3C propagation.
 	Tracer trace.TracerProvider
+	// Sampler, when set with Tracer, decides first whether a request is sampled: an unsampled one
+	// gets its trace context from it and no server span (telemetry.HeadSampler).
+	Sampler HeadSampler
 	// Faults, when set, can fail requests on purpose (fault injection).
 	Faults FaultInjector
 	// Overload, when set, guards the product routes (reads and writes) with per-client rate limits
@@ -85,9 +88,12 @@ func New(d Deps, opts Options) *gin.Engine {
 	}
 	r.Use(withRequestID())
 	if d.Tracer != nil {
-		r.Use(otelgin.Middleware(telemetryName, otelgin.WithTracerProvider(d.Tracer),
-			otelgin.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))),
-			traceHeader())
+		traced := otelgin.Middleware(telemetryName, otelgin.WithTracerProvider(d.Tracer),
+			otelgin.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})))
+		if d.Sampler != nil {
+			traced = headSampled(d.Sampler, traced)
+		}
+		r.Use(traced, traceHeader())
 	}
 	if d.Metrics != nil {
 		r.Use(d.Metrics.middleware())

@@ -64,8 +64,8 @@ func NewTracerProvider(ctx context.Context, opts TracingOptions) (trace.TracerPr
 	return tp, tp.Shutdown, nil
 }
 
-// NewSDKProvider returns an SDK provider with the service's resource; tests pass an in-memory
-// span processor.
+// NewSDKProvider returns an SDK provider with the service's resource and the ID generator that
+// honours a HeadSampler's decisions; tests pass an in-memory span processor.
 func NewSDKProvider(sp sdktrace.SpanProcessor, sampler sdktrace.Sampler, opts TracingOptions) *sdktrace.TracerProvider {
 	name := opts.ServiceName
 	if name == "" {
@@ -73,7 +73,8 @@ func NewSDKProvider(sp sdktrace.SpanProcessor, sampler sdktrace.Sampler, opts Tr
 	}
 	res := resource.NewWithAttributes(semconv.SchemaURL,
 		semconv.ServiceName(name), semconv.ServiceVersion(opts.Version), semconv.DeploymentEnvironment(opts.Env))
-	return sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sp), sdktrace.WithSampler(sampler), sdktrace.WithResource(res))
+	return sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sp), sdktrace.WithSampler(sampler), sdktrace.WithResource(res),
+		sdktrace.WithIDGenerator(headIDs{}))
 }
 
 // Sampler builds a sampler from OTEL_TRACES_SAMPLER / _ARG values (default parentbased_always_on).
