@@ -141,7 +141,7 @@ func benchRouter(b *testing.B, store *pgstore.Store, addr, preset, level string,
 	})
 	b.Cleanup(func() { _ = rdb.Close() })
 	if tp != nil {
-		if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tp)); err != nil {
+		if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tp), redisotel.WithCallerEnabled(false)); err != nil {
 			b.Fatal(err)
 		}
 	}
