@@ -22,12 +22,14 @@ const RequestIDHeader = "X-Request-ID"
 // Canonical forms of the headers the hot path reads and writes: net/http's Header.Get and Set
 // would canonicalize (and allocate) the key on every call.
 const (
-	requestIDKey   = "X-Request-Id"
-	traceIDKey     = "X-Trace-Id"
-	xCacheKey      = "X-Cache"
-	etagKey        = "Etag"
-	ifNoneMatchKey = "If-None-Match"
-	userIDKey      = "X-User-Id"
+	requestIDKey    = "X-Request-Id"
+	traceIDKey      = "X-Trace-Id"
+	xCacheKey       = "X-Cache"
+	etagKey         = "Etag"
+	ifNoneMatchKey  = "If-None-Match"
+	userIDKey       = "X-User-Id"
+	cacheControlKey = "Cache-Control"
+	contentTypeKey  = "Content-Type"
 )
 
 // saneID reports whether id is what an incoming request (or user) id must look like to be kept:

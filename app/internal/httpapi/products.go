@@ -18,7 +18,7 @@ import (
 type productHandlers struct {
 	store        Store
 	maxBodyBytes int64
-	cacheControl string
+	cacheControl []string // the Cache-Control header value of a product read
 }
 
 // Store is what the product routes serve from: the catalogue, whose single reads also say where
@@ -66,8 +66,8 @@ type pageResult struct {
 	NextCursor string            `json:"next_cursor,omitempty"`
 }
 
-func cacheControl(maxAge time.Duration) string {
-	return "public, max-age=" + strconv.Itoa(int(maxAge.Seconds()))
+func cacheControl(maxAge time.Duration) []string {
+	return []string{"public, max-age=" + strconv.Itoa(int(maxAge.Seconds()))}
 }
 
 // get answers GET /api/v1/products/:id.
@@ -77,19 +77,49 @@ func (h productHandlers) get(c *gin.Context) error {
 		return badRequest("invalid-id", "%v", err)
 	}
 	body, result, err := h.store.LookupProduct(c.Request.Context(), id)
-	setHeader(c, xCacheKey, string(result))
+	hdr := c.Writer.Header()
+	hdr[xCacheKey] = xCacheValue(result)
 	if err != nil {
 		return err
 	}
 	etag := ETag(body.ID, body.Version)
 	setHeader(c, etagKey, etag)
-	c.Header("Cache-Control", h.cacheControl)
+	hdr[cacheControlKey] = h.cacheControl
 	if noneMatch(firstHeader(c.Request.Header, ifNoneMatchKey), etag) {
 		c.Status(http.StatusNotModified)
 		return nil
 	}
-	c.Data(http.StatusOK, "application/json; charset=utf-8", body.JSON)
+	// The body is already JSON: written as it is, under a shared Content-Type value (gin's
+	// c.Data would box a render and allocate the header value per request).
+	hdr[contentTypeKey] = jsonContentType
+	c.Status(http.StatusOK)
+	if _, err := c.Writer.Write(body.JSON); err != nil {
+		_ = c.Error(err) // the client is gone: the access line says so
+		c.Abort()
+	}
 	return nil
+}
+
+// Header values the product read sets on every response, made once. A response's header map
+// holds them without copying: net/http only reads them, and Header.Add on one of them appends
+// to a full slice, which copies it first.
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	xCacheValues    = func() map[cache.Result][]string {
+		m := make(map[cache.Result][]string)
+		for _, r := range []cache.Result{cache.HitL1, cache.HitRedis, cache.HitNull, cache.Stale, cache.BloomReject, cache.Miss, cache.Bypass} {
+			m[r] = []string{string(r)}
+		}
+		return m
+	}()
+)
+
+// xCacheValue is the X-Cache header value of r.
+func xCacheValue(r cache.Result) []string {
+	if v, ok := xCacheValues[r]; ok {
+		return v
+	}
+	return []string{string(r)}
 }
 
 // list answers GET /api/v1/products: a batch when ids is given, else a keyset page.
