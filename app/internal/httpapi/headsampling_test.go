@@ -37,8 +37,9 @@ func newHeadSampledAPI(t *testing.T, sampler sdktrace.Sampler) *headSampledAPI {
 	tp := telemetry.NewSDKProvider(spans, sampler, telemetry.TracingOptions{Env: "test"})
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	reg := prometheus.NewRegistry()
+	store := &fakeStore{}
 	router := httpapi.New(httpapi.Deps{
-		Store: httpapi.Uncached(&fakeStore{}), Gatherer: reg, Metrics: httpapi.NewMetrics(reg), Log: log,
+		Store: httpapi.Uncached(store), Cache: &fakeCache{store: store}, Gatherer: reg, Metrics: httpapi.NewMetrics(reg), Log: log,
 		Tracer: tp, Sampler: telemetry.NewHeadSampler(sampler),
 	}, httpapi.Options{MaxBodyBytes: 4 << 10, CacheMaxAge: 5 * time.Second, SlowRequest: time.Second})
 	return &headSampledAPI{router: router, spans: spans, logs: logs}
@@ -50,6 +51,7 @@ func (a *headSampledAPI) get(t *testing.T, traceparent string) (header, logTrace
 	t.Helper()
 	a.logs.Reset()
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/products/1", nil)
+	req.Header.Set(httpapi.UserIDHeader, "user-42")
 	if traceparent != "" {
 		req.Header.Set("traceparent", traceparent)
 		req.Header.Set("tracestate", "vendor=1")
@@ -157,4 +159,28 @@ func mustTraceID(t *testing.T, s string) trace.TraceID {
 		t.Fatalf("trace id %q: %v", s, err)
 	}
 	return id
+}
+
+// TestAccessLineFields checks that the access line of a product read, written directly by the
+// service's logger, has every field docs/telemetry.md documents (error only on failure), sampled
+// or not.
+func TestAccessLineFields(t *testing.T) {
+	documented := []string{"app", "env", "level", "msg", "ts", "request_id", "trace_id", "span_id", "method", "route",
+		"path", "status", "latency", "bytes", "client_ip", "user_agent", "cache", "preset", "user_id", "sample_rate"}
+	for _, ratio := range []float64{0, 1} {
+		a := newHeadSampledAPI(t, sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)))
+		a.get(t, "")
+		var line map[string]any
+		if err := json.Unmarshal(a.logs.Bytes(), &line); err != nil {
+			t.Fatalf("access line %q: %v", a.logs.String(), err)
+		}
+		for _, k := range documented {
+			if _, ok := line[k]; !ok {
+				t.Errorf("ratio %v: access line %s has no %q", ratio, a.logs.String(), k)
+			}
+		}
+		if line["msg"] != "request" || line["route"] != "/api/v1/products/:id" || line["status"] != 200.0 || line["user_id"] != "user-42" {
+			t.Errorf("ratio %v: access line %s", ratio, a.logs.String())
+		}
+	}
 }
