@@ -63,10 +63,7 @@ test-deps:
 	fi
 
 fuzz: ## run each fuzz target for FUZZTIME
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; done
+	FUZZTIME='$(FUZZTIME)' MIN_EXECS=0 GO='$(GO)' bash loadtest/drills/fuzz.sh
 
 # govulncheck's database is vuln.go.dev; where only the Go module proxy is reachable, point GOVULNDB
 # at a local copy (file:///abs/dir; docs/security.md says how to build one).
@@ -105,7 +102,7 @@ bench-telemetry: tools ## CPU µs/request of L1 hits with telemetry off, access 
 	$(GO) run ./app/cmd/bench $(BENCH_FLAGS) -suites telemetry
 
 profile: $(K6) ## 30 s CPU profile of the service under the 500/s read load (k6 read.js) → results/cpu-<date>.pprof, top functions printed
-	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' REDIS_ADDR='$(REDIS_ADDR)' PRODUCTS='$(PRODUCTS)' GO='$(GO)' bash loadtest/profile.sh
+	GO='$(GO)' $(GO) run ./app/cmd/lab profile -k6 '$(K6)' -pg-admin-url '$(PG_ADMIN_URL)' -redis-addr '$(REDIS_ADDR)' -products '$(PRODUCTS)' -go '$(GO)'
 
 compare: tools ## every k6 scenario × cache preset (and the nginx edge in front of protected) at 500/s, DB latency 200 ms → results/compare-<date>.md (QUICK=1: a few seconds a cell, checked; REPEAT=2 prints the spread; SCENARIOS=, PRESETS= narrow it, CELL_SECONDS=60 lengthens the steady loads)
 	GO='$(GO)' $(GO) run ./app/cmd/compare -k6 '$(K6)' -nginx '$(NGINX)' -pg-admin-url '$(PG_ADMIN_URL)' -redis-addr '$(REDIS_ADDR)' \
@@ -121,7 +118,7 @@ scale: tools ## scale-out: SCALE_REPLICAS (3) processes behind native nginx: L1 
 
 e2e: tools test-deps ## end-to-end: k6 contract and load smoke, the service shipping logs to a real Loki, the nginx edge cache natively
 	$(LOKI) -config.file=loki/loki.yaml -config.expand-env=true -verify-config
-	K6='$(K6)' PG_ADMIN_URL='$(PG_ADMIN_URL)' GO='$(GO)' bash loadtest/e2e.sh
+	GO='$(GO)' $(GO) run ./app/cmd/lab smoke -k6 '$(K6)' -pg-admin-url '$(PG_ADMIN_URL)' -redis-addr '$(REDIS_ADDR)'
 	LOKI_BIN='$(LOKI)' $(GO) test -tags e2e -count=1 -run 'Loki' ./app/cmd/...
 	NGINX_BIN='$(NGINX)' $(GO) test -tags e2e -count=1 -v -run '^(TestEdge|TestNginx)' ./app/cmd/compare/ ./app/internal/nginxconf/
 	LOKI_BIN='$(LOKI)' JAEGER_BIN='$(JAEGER)' K6_BIN='$(K6)' NGINX_BIN='$(NGINX)' POSTGRES_EXPORTER_BIN='$(POSTGRES_EXPORTER)' \

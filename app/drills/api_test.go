@@ -11,10 +11,9 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // product is a product detail as the API answers it.
@@ -99,58 +98,19 @@ func (c *apiClient) put(ctx context.Context, id int64, body catalog.ProductInput
 	return p, status, err
 }
 
-// scrape reads /metrics.
-func (c *apiClient) scrape(ctx context.Context) (map[string]*dto.MetricFamily, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "text/plain; version=0.0.4")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("parse /metrics: %w", err)
-	}
-	return families, nil
+// scrape reads /metrics (lab.Scrape).
+func (c *apiClient) scrape(ctx context.Context) ([]*dto.MetricFamily, error) {
+	return lab.Scrape(ctx, c.http, c.base+"/metrics")
 }
 
-// metricSum scrapes /metrics and sums the samples of name whose labels include match.
+// metricSum scrapes /metrics and sums the samples of name whose labels include match
+// (lab.MetricSum).
 func (c *apiClient) metricSum(ctx context.Context, name string, match map[string]string) (float64, error) {
 	families, err := c.scrape(ctx)
 	if err != nil {
 		return 0, err
 	}
-	f, ok := families[name]
-	if !ok {
-		return 0, nil
-	}
-	sum := 0.0
-next:
-	for _, m := range f.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		for k, v := range match {
-			if labels[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			sum += m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			sum += m.GetGauge().GetValue()
-		case m.Untyped != nil:
-			sum += m.GetUntyped().GetValue()
-		}
-	}
-	return sum, nil
+	return lab.MetricSum(families, name, match), nil
 }
 
 // status sends a GET without the token and returns the status (0: no answer).

@@ -32,10 +32,10 @@ func TestDrillConsistency(t *testing.T) {
 	st := newStack(ctx, t, stackOptions{products: 2000, replicas: 2, env: []string{
 		"CACHE_PRESET=two-level", `CACHE_POLICY={"double_delete":"200ms"}`,
 	}})
-	apis := []*apiClient{newAPIClient(st.services[0].base), newAPIClient(st.services[1].base)}
+	apis := []*apiClient{newAPIClient(st.services[0].Base), newAPIClient(st.services[1].Base)}
 	sched := newSchedule(time.Second, phases3, sh.phase, sh.phase, sh.phase)
 	load := startReadLoad(ctx, t, st.logs, readLoadSpec{
-		bases: []string{st.services[0].base, st.services[1].base}, rate: sh.rate, sched: sched, products: 2000})
+		bases: []string{st.services[0].Base, st.services[1].Base}, rate: sh.rate, sched: sched, products: 2000})
 
 	type ack struct {
 		version int64

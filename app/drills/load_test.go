@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // Outcomes of a read, as loadtest/drills/read.js names them.
@@ -197,19 +199,8 @@ func startReadLoad(ctx context.Context, t *testing.T, logs string, spec readLoad
 	return startGoLoad(ctx, spec)
 }
 
-// k6Binary is the k6 of `make tools`, or K6_BIN.
-func k6Binary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("K6_BIN")
-	if bin == "" {
-		home, _ := os.UserHomeDir()
-		bin = filepath.Join(home, ".cache/product-service-lab/tools/k6-v1.8.1/k6")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("k6 not found at %s (run make tools, or set K6_BIN): %v", bin, err)
-	}
-	return bin
-}
+// defaultK6 is the k6 `make tools` builds, used when K6_BIN is unset.
+var defaultK6 = filepath.Join(os.Getenv("HOME"), ".cache/product-service-lab/tools/k6-v1.8.1/k6")
 
 // startK6 runs loadtest/drills/read.js and parses its summary when waited for.
 func startK6(ctx context.Context, t *testing.T, logs string, spec readLoadSpec) *readLoad {
@@ -223,18 +214,18 @@ func startK6(ctx context.Context, t *testing.T, logs string, spec readLoadSpec) 
 		summary = abs
 	}
 	dur := time.Until(spec.sched.end).Round(time.Second)
-	env := baseEnv(
-		"BASE_URLS="+strings.Join(spec.bases, ","), "RATE="+strconv.Itoa(spec.rate),
-		"DURATION="+dur.String(), "PHASES="+spec.sched.k6Phases(), "PRODUCTS="+strconv.Itoa(spec.products),
-		"SUMMARY_FILE="+summary, "K6_NO_USAGE_REPORT=true",
-	)
+	env := []string{
+		"BASE_URLS=" + strings.Join(spec.bases, ","), "RATE=" + strconv.Itoa(spec.rate),
+		"DURATION=" + dur.String(), "PHASES=" + spec.sched.k6Phases(), "PRODUCTS=" + strconv.Itoa(spec.products),
+		"SUMMARY_FILE=" + summary,
+	}
 	if spec.cachedIDs > 0 {
 		env = append(env, "CACHED_IDS="+strconv.Itoa(spec.cachedIDs), "UNCACHED_FROM="+strconv.Itoa(spec.uncachedFrom),
 			"UNCACHED_COUNT="+strconv.Itoa(spec.uncachedCount),
 			"UNCACHED_SHARE="+strconv.FormatFloat(spec.uncachedShare, 'f', -1, 64))
 	}
-	p := start(ctx, t, procSpec{name: "k6", dir: logs, env: env, bin: k6Binary(t),
-		args: []string{"run", "--quiet", "loadtest/drills/read.js"}})
+	p := lab.MustStart(ctx, t, lab.K6{Bin: lab.Tool(t, "K6_BIN", defaultK6), Script: "loadtest/drills/read.js", Env: env,
+		Dir: repoRoot, Log: filepath.Join(logs, "k6.log")}.Spec())
 	return &readLoad{wait: func() *loadResult {
 		t.Helper()
 		select {
@@ -242,8 +233,8 @@ func startK6(ctx context.Context, t *testing.T, logs string, spec readLoadSpec) 
 		case <-ctx.Done():
 			t.Fatal("drill timed out waiting for k6")
 		}
-		if p.Err != nil {
-			t.Fatalf("k6: %v\n%s", p.Err, p.Tail(30))
+		if p.Err() != nil {
+			t.Fatalf("k6: %v\n%s", p.Err(), p.Tail(30))
 		}
 		res, err := parseK6Summary(summary, spec.rate)
 		if err != nil {

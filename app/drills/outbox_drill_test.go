@@ -20,7 +20,7 @@ func TestDrillOutboxKilledWriter(t *testing.T) {
 	ctx := drillContext(t, 4*time.Minute)
 	const n = 20
 	st := newStack(ctx, t, stackOptions{products: 200, env: []string{`CACHE_POLICY={"ttl":"1h"}`}})
-	api := newAPIClient(st.svc().base)
+	api := newAPIClient(st.svc().Base)
 	rdb := redis.NewClient(&redis.Options{Addr: st.redis.addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 
@@ -58,7 +58,7 @@ func TestDrillOutboxKilledWriter(t *testing.T) {
 		}
 		news[id] = p.Version
 	}
-	st.svc().proc.Kill() // every write answered, so every commit is done; the deletions were refused
+	_ = st.svc().Kill() // every write answered, so every commit is done; the deletions were refused
 	st.svc().start()
 	restarted := time.Now()
 

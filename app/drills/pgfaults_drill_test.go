@@ -35,7 +35,7 @@ func TestDrillPostgresConnsTerminated(t *testing.T) {
 		every = 2 * time.Second
 	}
 	st := newStack(ctx, t, stackOptions{products: 2000, env: []string{"CACHE_PRESET=none"}})
-	api := newAPIClient(st.svc().base)
+	api := newAPIClient(st.svc().Base)
 	admin := st.pg.Connect(pgDatabase)
 	defer admin.Close(context.Background())
 	retries := func() float64 {
@@ -48,7 +48,7 @@ func TestDrillPostgresConnsTerminated(t *testing.T) {
 	retried0 := retries()
 
 	sched := newSchedule(time.Second, phases3, sh.phase, sh.phase, sh.phase)
-	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().base}, rate: sh.rate, sched: sched, products: 2000})
+	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().Base}, rate: sh.rate, sched: sched, products: 2000})
 	sleepUntil(ctx, sched.start("during"))
 	rounds, terminated := 0, 0
 	for next := time.Now(); next.Before(sched.start("after")) && ctx.Err() == nil; next = next.Add(every) {
@@ -126,7 +126,7 @@ func TestDrillRowLockHeld(t *testing.T) {
 	)
 	queryTimeout := 5 * time.Second // the service's default DB_QUERY_TIMEOUT; DB_LOCK_TIMEOUT is its default, 1 s
 	st := newStack(ctx, t, stackOptions{products: 2000})
-	api := newAPIClient(st.svc().base)
+	api := newAPIClient(st.svc().Base)
 	orig, _, err := api.get(ctx, locked)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func TestDrillRowLockHeld(t *testing.T) {
 	timeouts0 := timeouts()
 
 	sched := newSchedule(time.Second, phases3, sh.phase, sh.phase, sh.phase)
-	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().base}, rate: sh.rate, sched: sched, products: 2000})
+	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().Base}, rate: sh.rate, sched: sched, products: 2000})
 	sleepUntil(ctx, sched.start("during"))
 	holder, err := admin.BeginTx(ctx, pgx.TxOptions{})
 	if err != nil {

@@ -25,7 +25,7 @@ func TestDrillPostgresKilled(t *testing.T) {
 		products, cached, writesFrom, writeRate = 30000, 1000, 25001, 20
 	}
 	st := newStack(ctx, t, stackOptions{products: products, env: []string{"CACHE_PRESET=protected"}})
-	api := newAPIClient(st.svc().base)
+	api := newAPIClient(st.svc().Base)
 	warm(ctx, t, api, cached)
 	originals := loadOriginals(ctx, t, st, writesFrom, products-int(writesFrom)+1)
 
@@ -38,11 +38,11 @@ func TestDrillPostgresKilled(t *testing.T) {
 	}
 	names := []string{"before", "during", "recover", "after"}
 	sched := newSchedule(time.Second, names, sh.phase, sh.phase, recoverLen, sh.phase)
-	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().base}, rate: sh.rate, sched: sched,
+	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().Base}, rate: sh.rate, sched: sched,
 		products: products, cachedIDs: cached, uncachedFrom: cached + 1, uncachedCount: int(writesFrom) - cached - 1,
 		uncachedShare: 0.2})
 	writes := startWriter(ctx, writerSpec{api: api, rate: writeRate, sched: sched, from: writesFrom, originals: originals})
-	probes := probeHealth(ctx, st.svc().base, sched)
+	probes := probeHealth(ctx, st.svc().Base, sched)
 
 	sleepUntil(ctx, sched.start("during").Add(killDelay))
 	st.pg.Kill()

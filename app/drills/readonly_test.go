@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // TestServiceReadOnlyNonRoot runs the service as the container does (docker-compose.yml:
@@ -25,21 +25,21 @@ import (
 // except under CI.
 func TestServiceReadOnlyNonRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
-		missingTool(t, "making a read-only mount namespace needs root")
+		lab.Missing(t, "making a read-only mount namespace needs root")
 	}
 	for _, tool := range []string{"unshare", "setpriv"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			missingTool(t, "%s (util-linux) is not on the PATH", tool)
+			lab.Missing(t, "%s (util-linux) is not on the PATH", tool)
 		}
 	}
 	ctx := drillContext(t, 3*time.Minute)
 	st := newStack(ctx, t, stackOptions{products: 100})
-	bin := proctest.ServiceBinary(t)
+	bin := lab.MustServiceBinary(t)
 	// uid 10001 must be able to execute the binary: open it before /tmp is covered, run it by fd.
 	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := lab.MustFreeAddr(t)
 	script := `set -e
 mount --bind / /
 mount -o remount,bind,ro /
@@ -47,12 +47,13 @@ exec 3<"$1"
 mount -t tmpfs -o size=16m,mode=1777 tmpfs /tmp
 if touch /etc/drill-probe 2>/dev/null; then echo "root filesystem is writable" >&2; exit 3; fi
 exec setpriv --reuid 10001 --regid 10001 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs /proc/self/fd/3 serve`
-	env := baseEnv("DATABASE_URL="+st.dbURL, "REDIS_ADDR="+st.redis.addr, "ADMIN_TOKEN="+adminToken,
+	env := lab.CleanEnv("DATABASE_URL="+st.dbURL, "REDIS_ADDR="+st.redis.addr, "ADMIN_TOKEN="+adminToken,
 		"HTTP_ADDR="+addr, "APP_ENV=test", "LOG_LEVEL=info", "CACHE_PRESET=two-level", "CACHE_NAMESPACE=drill-ro")
-	p := start(ctx, t, procSpec{name: "service-ro", dir: st.logs, env: env, bin: "unshare",
-		args: []string{"--mount", "--propagation", "private", "sh", "-c", script, "sh", bin}, wd: "/"})
+	p := lab.MustStart(ctx, t, lab.Spec{Name: "service-ro", Log: filepath.Join(st.logs, "service-ro.log"), Env: env,
+		Bin: "unshare", Args: []string{"--mount", "--propagation", "private", "sh", "-c", script, "sh", bin}, Dir: "/",
+		StopTimeout: stopTimeout})
 	base := "http://" + addr
-	waitHTTP(t, p, base+"/ready", 60*time.Second)
+	lab.MustWaitHTTP(t, p, base+"/ready", 60*time.Second)
 
 	api := newAPIClient(base)
 	first, _, err := api.get(ctx, 1)
@@ -70,7 +71,7 @@ exec setpriv --reuid 10001 --regid 10001 --clear-groups --inh-caps=-all --boundi
 		t.Fatalf("/health: %d", s)
 	}
 	uid := processUID(t, addr)
-	if err := syscall.Kill(p.Cmd.Process.Pid, syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -78,8 +79,8 @@ exec setpriv --reuid 10001 --regid 10001 --clear-groups --inh-caps=-all --boundi
 	case <-time.After(30 * time.Second):
 		t.Fatal("no exit within 30 s of SIGTERM")
 	}
-	if p.Err != nil {
-		t.Fatalf("exit: %v\n%s", p.Err, p.Tail(20))
+	if p.Err() != nil {
+		t.Fatalf("exit: %v\n%s", p.Err(), p.Tail(20))
 	}
 	raw, err := os.ReadFile(p.Log)
 	if err != nil {

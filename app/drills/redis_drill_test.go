@@ -19,12 +19,12 @@ func TestDrillRedisKilled(t *testing.T) {
 		products = 10000
 	}
 	st := newStack(ctx, t, stackOptions{products: products, env: []string{"CACHE_PRESET=protected"}})
-	api := newAPIClient(st.svc().base)
+	api := newAPIClient(st.svc().Base)
 
 	const window = time.Second
 	after := max(sh.phase, 12*time.Second) // long enough to see the ratio come back within 10 s
 	sched := newSchedule(time.Second, phases3, sh.phase, sh.phase, after)
-	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().base}, rate: sh.rate, sched: sched, products: products})
+	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().Base}, rate: sh.rate, sched: sched, products: products})
 	w := watch(ctx, 250*time.Millisecond, func(ctx context.Context) []float64 {
 		hits, _ := api.metricSum(ctx, "cache_requests_total", map[string]string{"layer": "redis", "result": "hit"})
 		all, _ := api.metricSum(ctx, "cache_requests_total", map[string]string{"layer": "redis"})

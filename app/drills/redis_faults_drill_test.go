@@ -42,9 +42,9 @@ func TestDrillRedisSilent(t *testing.T) {
 			t.Cleanup(func() { _ = proxy.Close() })
 			return proxy.Addr()
 		}})
-	api := newAPIClient(st.svc().base)
+	api := newAPIClient(st.svc().Base)
 	sched := newSchedule(time.Second, phases3, sh.phase, sh.phase, sh.phase)
-	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().base}, rate: sh.rate, sched: sched, products: products})
+	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().Base}, rate: sh.rate, sched: sched, products: products})
 	w := watch(ctx, 250*time.Millisecond, func(ctx context.Context) []float64 {
 		return scrape(ctx, api, metricQuery{name: "cache_redis_breaker_state"})
 	})
@@ -110,11 +110,11 @@ func TestDrillRedisRefusesWrites(t *testing.T) {
 		products = 10000
 	}
 	st := newStack(ctx, t, stackOptions{products: products, env: []string{"CACHE_PRESET=protected"}})
-	api := newAPIClient(st.svc().base)
+	api := newAPIClient(st.svc().Base)
 	rdb := redis.NewClient(&redis.Options{Addr: st.redis.addr, MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
 	sched := newSchedule(time.Second, phases3, sh.phase, sh.phase, sh.phase)
-	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().base}, rate: sh.rate, sched: sched, products: products})
+	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().Base}, rate: sh.rate, sched: sched, products: products})
 	w := watch(ctx, 250*time.Millisecond, func(ctx context.Context) []float64 {
 		return scrape(ctx, api,
 			metricQuery{"cache_requests_total", map[string]string{"layer": "redis", "result": "hit"}},

@@ -4,12 +4,12 @@ import (
 	"context"
 	"net"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // redisServer is a redis-server of one drill, on a free port, without persistence: a restart
@@ -21,20 +21,14 @@ type redisServer struct {
 	addr string
 	dir  string
 	logs string
-	proc *proc
+	proc *lab.Proc
 }
 
 // startRedis starts a redis-server and waits until it answers.
 func startRedis(ctx context.Context, t *testing.T, logs string) *redisServer {
 	t.Helper()
-	bin := os.Getenv("REDIS_SERVER")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("redis-server"); err != nil {
-			missingTool(t, "redis-server is not on the PATH and REDIS_SERVER is not set")
-		}
-	}
-	r := &redisServer{ctx: ctx, t: t, bin: bin, addr: freeAddr(t), dir: t.TempDir(), logs: logs}
+	bin := lab.Tool(t, "REDIS_SERVER", "redis-server")
+	r := &redisServer{ctx: ctx, t: t, bin: bin, addr: lab.MustFreeAddr(t), dir: t.TempDir(), logs: logs}
 	r.start()
 	return r
 }
@@ -43,21 +37,21 @@ func startRedis(ctx context.Context, t *testing.T, logs string) *redisServer {
 func (r *redisServer) start() {
 	r.t.Helper()
 	host, port, _ := strings.Cut(r.addr, ":")
-	r.proc = start(r.ctx, r.t, procSpec{
-		name: "redis", dir: r.logs, env: baseEnv(), bin: r.bin, wd: r.dir,
-		args: []string{"--bind", host, "--port", port, "--save", "", "--appendonly", "no", "--dir", r.dir,
+	r.proc = lab.MustStart(r.ctx, r.t, lab.Spec{
+		Name: "redis", Log: filepath.Join(r.logs, "redis.log"), Append: true, Env: lab.CleanEnv(), Bin: r.bin, Dir: r.dir,
+		StopTimeout: stopTimeout, Args: []string{"--bind", host, "--port", port, "--save", "", "--appendonly", "no", "--dir", r.dir,
 			"--protected-mode", "no", "--loglevel", "warning"},
 	})
-	proctest.WaitFor(r.t, "redis-server to answer PING at "+r.addr, func() bool {
+	lab.WaitFor(r.t, "redis-server to answer PING at "+r.addr, func() bool {
 		if r.proc.Exited() {
-			r.t.Fatalf("redis-server exited during start-up (%v):\n%s", r.proc.Err, r.proc.Tail(20))
+			r.t.Fatalf("redis-server exited during start-up (%v):\n%s", r.proc.Err(), r.proc.Tail(20))
 		}
 		return redisPing(r.addr) == nil
 	})
 }
 
 // kill ends the server with SIGKILL, as a crashed or lost node.
-func (r *redisServer) kill() { r.proc.Kill() }
+func (r *redisServer) kill() { _ = r.proc.Kill() }
 
 // redisPing sends PING and expects PONG.
 func redisPing(addr string) error {

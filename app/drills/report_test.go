@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // reportRow is one drill's line of the report.
@@ -104,6 +104,6 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
-	proctest.RemoveServiceBinary()
+	lab.RemoveServiceBinary()
 	os.Exit(code)
 }

@@ -6,40 +6,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // adminToken is the services' ADMIN_TOKEN.
 const adminToken = "drill-admin-token"
 
-// service is one running product-service.
+// repoRoot is the repository root, relative to this package: processes run there, so the
+// repository's scripts are found by their usual paths.
+const repoRoot = "../.."
+
+// stopTimeout is how long a process may take to exit after it was asked to before it is killed.
+const stopTimeout = 15 * time.Second
+
+// service is one running product-service (app/internal/lab), which start runs again.
 type service struct {
-	ctx  context.Context
-	t    *testing.T
-	name string
-	addr string
-	base string
-	bin  string
-	env  []string
-	logs string
-	proc *proc
+	*lab.Replica
+	ctx context.Context
+	t   *testing.T
 }
 
-// startService runs `serve` with env and waits until /ready answers 200.
-func startService(ctx context.Context, t *testing.T, logs, name, bin string, env []string) *service {
-	t.Helper()
-	addr := freeAddr(t)
-	s := &service{ctx: ctx, t: t, name: name, addr: addr, base: "http://" + addr, bin: bin, logs: logs,
-		env: append(env, "HTTP_ADDR="+addr)}
-	s.start()
-	return s
-}
-
-// start runs the process (again, on the same address) and waits until it is ready.
+// start runs the process again, on the same address, and waits until it is ready.
 func (s *service) start() {
 	s.t.Helper()
-	s.proc = start(s.ctx, s.t, procSpec{name: s.name, dir: s.logs, env: s.env, bin: s.bin, args: []string{"serve"}})
-	waitHTTP(s.t, s.proc, s.base+"/ready", 60*time.Second)
+	lab.MustRestart(s.ctx, s.t, s.Replica)
 }
 
 // stackOptions shape a drill's stack.
@@ -72,38 +62,39 @@ type stack struct {
 func newStack(ctx context.Context, t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	began := time.Now()
-	logs := logDir(t)
-	bin := proctest.ServiceBinary(t)
+	logs := lab.LogDir(t, "DRILLS_LOG_DIR")
+	bin := lab.MustServiceBinary(t)
 	st := &stack{ctx: ctx, t: t, logs: logs, products: opts.products}
 	st.pg = startPostgres(ctx, t, logs)
 	st.redis = startRedis(ctx, t, logs)
 	st.dbURL = st.pg.URL(pgDatabase)
-	dbEnv := baseEnv("DATABASE_URL="+st.dbURL, "LOG_LEVEL=warn")
-	runOnce(ctx, t, time.Minute, procSpec{env: dbEnv, bin: bin, args: []string{"migrate"}})
-	runOnce(ctx, t, 2*time.Minute, procSpec{env: dbEnv, bin: bin, args: []string{"seed", "--products", strconv.Itoa(opts.products)}})
+	svc := &lab.Service{Bin: bin, LogDir: logs, Dir: repoRoot, StopTimeout: stopTimeout}
+	if err := svc.Prepare(ctx, st.dbURL, opts.products); err != nil {
+		t.Fatal(err)
+	}
 	redisAddr := st.redis.addr
 	if opts.redisVia != nil {
 		redisAddr = opts.redisVia(redisAddr)
 	}
-	env := baseEnv(
-		"DATABASE_URL="+st.dbURL, "REDIS_ADDR="+redisAddr, "ADMIN_TOKEN="+adminToken, "APP_ENV=test",
+	svc.Env = []string{
+		"DATABASE_URL=" + st.dbURL, "REDIS_ADDR=" + redisAddr, "ADMIN_TOKEN=" + adminToken, "APP_ENV=test",
 		"LOG_LEVEL=warn", "CACHE_PRESET=protected", "CACHE_NAMESPACE=drill", "SHUTDOWN_TIMEOUT=10s",
 		"DB_SIMULATED_LATENCY=0",
 		// 250 ms instead of the default 50 ms: the drills share two cores with their load
 		// generator, PostgreSQL and Redis, and a starved Redis reply must not pass for a dead Redis.
 		// What they test is the service with Redis or PostgreSQL gone, not the timeout's tuning.
 		"REDIS_TIMEOUT=250ms",
-	)
-	env = append(env, opts.env...)
+	}
+	svc.Env = append(svc.Env, opts.env...)
 	for i := range max(opts.replicas, 1) {
 		name := "service"
 		if opts.replicas > 1 {
 			name += "-" + strconv.Itoa(i+1)
 		}
-		st.services = append(st.services, startService(ctx, t, logs, name, bin, env))
+		st.services = append(st.services, &service{Replica: lab.MustStartService(ctx, t, svc, name, ""), ctx: ctx, t: t})
 	}
 	t.Logf("stack ready in %s: postgres 127.0.0.1:%d, redis %s, service %s, %d products",
-		time.Since(began).Round(time.Millisecond), st.pg.Port, st.redis.addr, st.services[0].addr, opts.products)
+		time.Since(began).Round(time.Millisecond), st.pg.Port, st.redis.addr, st.services[0].Addr, opts.products)
 	return st
 }
 
@@ -114,8 +105,18 @@ func (st *stack) svc() *service { return st.services[0] }
 // first, so its cancel runs after every other cleanup.
 // The service binary is built first, so the build's time does not count.
 func drillContext(t *testing.T, limit time.Duration) context.Context {
-	proctest.ServiceBinary(t)
+	lab.MustServiceBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// sleepUntil waits until at, or until ctx ends.
+func sleepUntil(ctx context.Context, at time.Time) {
+	tm := time.NewTimer(time.Until(at))
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+	case <-ctx.Done():
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // TestDrillSIGTERM sends SIGTERM to the service under read load, with every read held 100 ms in
@@ -25,21 +27,21 @@ func TestDrillSIGTERM(t *testing.T) {
 		"SHUTDOWN_TIMEOUT=" + shutdownTimeout.String(),
 	}})
 	svc := st.svc()
-	api := newAPIClient(svc.base)
+	api := newAPIClient(svc.Base)
 	restartGap := 4 * time.Second
 	if useK6 {
 		restartGap = 6 * time.Second
 	}
 	names := []string{"before", "term", "after"}
 	sched := newSchedule(time.Second, names, sh.phase, restartGap, sh.phase)
-	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{svc.base}, rate: sh.rate, sched: sched, products: 2000})
+	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{svc.Base}, rate: sh.rate, sched: sched, products: 2000})
 
 	sleepUntil(ctx, sched.start("term").Add(margin-10*time.Millisecond))
 	inFlight, _ := api.metricSum(ctx, "app_requests_in_flight", nil)
 	sleepUntil(ctx, sched.start("term").Add(margin))
-	old := svc.proc
+	old := svc.Proc
 	signalled := time.Now()
-	if err := old.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := old.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
 	var exitAfter time.Duration
@@ -69,8 +71,8 @@ func TestDrillSIGTERM(t *testing.T) {
 	if beforeFailed != 0 {
 		t.Errorf("%d reads sent before SIGTERM failed, want 0: %v", beforeFailed, before.counts)
 	}
-	if old.Err != nil {
-		t.Errorf("the service exited with %v after SIGTERM, want status 0:\n%s", old.Err, old.Tail(10))
+	if old.Err() != nil {
+		t.Errorf("the service exited with %v after SIGTERM, want status 0:\n%s", old.Err(), old.Tail(10))
 	}
 	if exitAfter > shutdownTimeout {
 		t.Errorf("exit took %s, more than SHUTDOWN_TIMEOUT %s", exitAfter, shutdownTimeout)
@@ -90,9 +92,9 @@ func TestDrillSIGTERM(t *testing.T) {
 }
 
 // exitStatus prints how a process ended.
-func exitStatus(p *proc) string {
-	if p.Err == nil {
+func exitStatus(p *lab.Proc) string {
+	if p.Err() == nil {
 		return "0"
 	}
-	return p.Err.Error()
+	return p.Err().Error()
 }

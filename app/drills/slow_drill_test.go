@@ -36,10 +36,10 @@ func TestDrillSlowClients(t *testing.T) {
 		"HTTP_READ_HEADER_TIMEOUT=" + headerTimeout.String(), "HTTP_READ_TIMEOUT=" + readTimeout.String(),
 		"HTTP_IDLE_TIMEOUT=" + idleTimeout.String(), fmt.Sprintf("HTTP_MAX_BODY_BYTES=%d", maxBody),
 	}})
-	addr := st.svc().addr
+	addr := st.svc().Addr
 	during := max(sh.phase, 10*time.Second) // the longest attack ends by itself within ~7 s
 	sched := newSchedule(time.Second, phases3, sh.phase, during, sh.phase)
-	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().base}, rate: sh.rate, sched: sched, products: 2000})
+	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().Base}, rate: sh.rate, sched: sched, products: 2000})
 
 	sleepUntil(ctx, sched.start("during"))
 	attackCtx, cancel := context.WithTimeout(ctx, during)
@@ -89,7 +89,7 @@ func TestDrillSlowClients(t *testing.T) {
 			}()
 		}
 	}
-	big := oversizedBodies(attackCtx, st.svc().base, oversized, maxBody)
+	big := oversizedBodies(attackCtx, st.svc().Base, oversized, maxBody)
 	wg.Wait()
 	res := load.wait()
 

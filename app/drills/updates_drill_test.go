@@ -22,13 +22,13 @@ func TestDrillConcurrentUpdates(t *testing.T) {
 		writers = 16
 	)
 	st := newStack(ctx, t, stackOptions{products: 2000, env: []string{"CACHE_PRESET=two-level"}})
-	api := newAPIClient(st.svc().base)
+	api := newAPIClient(st.svc().Base)
 	first, _, err := api.get(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sched := newSchedule(time.Second, phases3, sh.phase, sh.phase, sh.phase)
-	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().base}, rate: sh.rate, sched: sched, products: 2000})
+	load := startReadLoad(ctx, t, st.logs, readLoadSpec{bases: []string{st.svc().Base}, rate: sh.rate, sched: sched, products: 2000})
 
 	var ok, conflicts, other atomic.Int64
 	var otherMu sync.Mutex

@@ -21,7 +21,8 @@
 // found in Jaeger. It stops everything it started.
 //
 // Tools come from the environment: LOKI_BIN, JAEGER_BIN, K6_BIN, NGINX_BIN, POSTGRES_EXPORTER_BIN,
-// REDIS_EXPORTER_BIN and PROMETHEUS_BIN (default /usr/bin/prometheus); a missing one fails the
-// test. E2E_LOG_DIR, when set, keeps every process's output there; E2E_HOLD (a duration) keeps
-// the stack up that long after the checks, for a look at it.
+// REDIS_EXPORTER_BIN and PROMETHEUS_BIN (default /usr/bin/prometheus); a missing one skips the
+// test, or fails it when CI is set (lab.Tool). E2E_LOG_DIR, when set, keeps every process's
+// output in E2E_LOG_DIR/TestStack; E2E_HOLD (a duration) keeps the stack up that long after the
+// checks, for a look at it. The processes are started and stopped by app/internal/lab.
 package e2e

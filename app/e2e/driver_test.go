@@ -31,7 +31,7 @@ type answer struct {
 // do makes one request; admin requests carry the token. A transport error is status 0, with
 // the error as body. It is safe to call from any goroutine.
 func (d *driver) do(r *replica, method, path, body string, header map[string]string) answer {
-	req, err := http.NewRequest(method, r.base+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, r.Base+path, strings.NewReader(body))
 	if err != nil {
 		return answer{body: []byte(err.Error())}
 	}
@@ -60,7 +60,7 @@ func (d *driver) admin(r *replica, method, path, body string) answer {
 	d.t.Helper()
 	a := d.do(r, method, path, body, nil)
 	if a.status/100 != 2 {
-		d.t.Fatalf("%s %s%s %s: %d %s", method, r.name, path, body, a.status, a.body)
+		d.t.Fatalf("%s %s%s %s: %d %s", method, r.Name, path, body, a.status, a.body)
 	}
 	return a
 }
@@ -98,7 +98,7 @@ func (d *driver) policy(r *replica, patch string) {
 				break
 			}
 			if time.Now().After(deadline) {
-				d.t.Fatalf("policy %s did not reach %s: %s", patch, other.name, got.Policy)
+				d.t.Fatalf("policy %s did not reach %s: %s", patch, other.Name, got.Policy)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -189,7 +189,7 @@ func (d *driver) concurrently(id int64, n int) (byStatus map[int]int, detail map
 				a := d.read(r, id, nil)
 				mu.Lock()
 				byStatus[a.status]++
-				detail[fmt.Sprintf("%s %d %s", r.name, a.status, a.cache)]++
+				detail[fmt.Sprintf("%s %d %s", r.Name, a.status, a.cache)]++
 				mu.Unlock()
 			})
 		}

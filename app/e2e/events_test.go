@@ -98,7 +98,7 @@ func (s *script) hotPhase() {
 		for range 3 {
 			for _, r := range s.replicas {
 				if got := s.read(r, id, nil); got.status != http.StatusNotFound {
-					s.t.Fatalf("deleted product %d on %s: %d", id, r.name, got.status)
+					s.t.Fatalf("deleted product %d on %s: %d", id, r.Name, got.status)
 				}
 			}
 		}
@@ -267,7 +267,7 @@ func (s *script) waitWarmup(limit time.Duration) {
 				s.t.Fatal(err)
 			}
 			w := body.Status.Warmup
-			seen[r.name] = w
+			seen[r.Name] = w
 			running = running || w.Running
 			done = done || (w.Scope == "all" && !w.Running && w.Loaded > 0)
 		}

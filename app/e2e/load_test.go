@@ -7,18 +7,19 @@ import (
 	"errors"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // k6Run is k6 running observability/e2e/load.js in the background, writing its metrics to
 // Prometheus (experimental-prometheus-rw) as the load-test dashboard expects them.
 type k6Run struct {
-	proc *proc
+	proc *lab.Proc
 	api  string
 }
 
@@ -30,17 +31,18 @@ func startK6(ctx context.Context, t *testing.T, logs string, a addrs, bases []st
 	for _, id := range hot {
 		hotIDs = append(hotIDs, strconv.FormatInt(id, 10))
 	}
-	env := baseEnv(
-		"K6_NO_USAGE_REPORT=true",
-		"K6_PROMETHEUS_RW_SERVER_URL=http://"+a.prometheus+"/api/v1/write",
-		"K6_PROMETHEUS_RW_TREND_STATS=p(95),p(99),avg,max",
-		"K6_PROMETHEUS_RW_PUSH_INTERVAL=5s",
-	)
-	p := start(ctx, t, logs, "k6", env, proctest.Tool(t, "K6_BIN", ""), "run", "--quiet", "--no-usage-report",
-		"--address", a.k6API, "-o", "experimental-prometheus-rw", "--tag", "testid=e2e",
-		"-e", "BASE_URLS="+strings.Join(bases, ","), "-e", "DURATION="+maxDuration.String(),
-		"-e", "HOT_IDS="+strings.Join(hotIDs, ","), "-e", "COLD_MAX="+strconv.Itoa(coldMax), "-e", "RATE=20",
-		"observability/e2e/load.js")
+	k6 := lab.K6{Bin: lab.Tool(t, "K6_BIN", ""), Script: "observability/e2e/load.js", Dir: repoRoot,
+		Log: filepath.Join(logs, "k6.log"),
+		Env: []string{
+			"K6_PROMETHEUS_RW_SERVER_URL=http://" + a.prometheus + "/api/v1/write",
+			"K6_PROMETHEUS_RW_TREND_STATS=p(95),p(99),avg,max",
+			"K6_PROMETHEUS_RW_PUSH_INTERVAL=5s",
+		},
+		Args: []string{"--address", a.k6API, "-o", "experimental-prometheus-rw", "--tag", "testid=e2e",
+			"-e", "BASE_URLS=" + strings.Join(bases, ","), "-e", "DURATION=" + maxDuration.String(),
+			"-e", "HOT_IDS=" + strings.Join(hotIDs, ","), "-e", "COLD_MAX=" + strconv.Itoa(coldMax), "-e", "RATE=20"},
+	}
+	p := lab.MustStart(ctx, t, k6.Spec())
 	return &k6Run{proc: p, api: "http://" + a.k6API}
 }
 
@@ -65,7 +67,7 @@ func (k *k6Run) stop(t *testing.T) {
 	}
 	// 103: stopped through the REST API, as asked.
 	var exit *exec.ExitError
-	if k.proc.Err != nil && !(errors.As(k.proc.Err, &exit) && exit.ExitCode() == 103) {
-		t.Fatalf("k6: %v\n%s", k.proc.Err, k.proc.Tail(30))
+	if k.proc.Err() != nil && !(errors.As(k.proc.Err(), &exit) && exit.ExitCode() == 103) {
+		t.Fatalf("k6: %v\n%s", k.proc.Err(), k.proc.Tail(30))
 	}
 }

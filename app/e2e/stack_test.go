@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/nginxconf"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -26,11 +26,11 @@ func TestStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute+hold)
 	t.Cleanup(cancel)
 	for _, env := range []string{"LOKI_BIN", "JAEGER_BIN", "K6_BIN", "NGINX_BIN", "POSTGRES_EXPORTER_BIN", "REDIS_EXPORTER_BIN"} {
-		proctest.Tool(t, env, "")
+		lab.Tool(t, env, "")
 	}
-	proctest.Tool(t, "PROMETHEUS_BIN", "/usr/bin/prometheus")
-	nginx := proctest.Tool(t, "NGINX_BIN", "")
-	logs := logDir(t)
+	lab.Tool(t, "PROMETHEUS_BIN", "/usr/bin/prometheus")
+	nginx := lab.Tool(t, "NGINX_BIN", "")
+	logs := lab.LogDir(t, "E2E_LOG_DIR")
 	db := testdb.New(t)
 	redisAddr := testdb.RedisAddr(t)
 	namespace := "e2e-stack-" + randomHex()
@@ -43,15 +43,17 @@ func TestStack(t *testing.T) {
 	pgExporter, redisExporter := startExporters(ctx, t, logs, a, db.URL, redisAddr)
 	promConfig, queryList := dashtestFiles(ctx, t, a)
 	prometheus := startPrometheus(ctx, t, logs, a, promConfig)
-	bin := buildService(ctx, t)
-	prepareDatabase(ctx, t, bin, db.URL)
+	bin := lab.MustServiceBinary(t)
+	if err := (&lab.Service{Bin: bin, Dir: repoRoot}).Prepare(ctx, db.URL, products); err != nil {
+		t.Fatal(err)
+	}
 	hot := hotProducts(t, db)
 	lokiURL, jaegerURL, promURL := "http://"+a.loki, "http://"+a.jaegerQuery, "http://"+a.prometheus
-	waitReady(t, loki, lokiURL+"/ready", 90*time.Second)
-	waitReady(t, jaeger, jaegerURL+"/api/services", 30*time.Second)
-	waitReady(t, prometheus, promURL+"/-/ready", 30*time.Second)
-	waitReady(t, pgExporter, "http://"+a.pgExporter+"/metrics", 30*time.Second)
-	waitReady(t, redisExporter, "http://"+a.redisExporter+"/metrics", 30*time.Second)
+	lab.MustWaitHTTP(t, loki, lokiURL+"/ready", 90*time.Second)
+	lab.MustWaitHTTP(t, jaeger, jaegerURL+"/api/services", 30*time.Second)
+	lab.MustWaitHTTP(t, prometheus, promURL+"/-/ready", 30*time.Second)
+	lab.MustWaitHTTP(t, pgExporter, "http://"+a.pgExporter+"/metrics", 30*time.Second)
+	lab.MustWaitHTTP(t, redisExporter, "http://"+a.redisExporter+"/metrics", 30*time.Second)
 	t.Logf("backends ready after %s", time.Since(began).Round(time.Second))
 
 	// The replicas are scraped before they start, so the down-alerts have their moment.
@@ -66,7 +68,8 @@ func TestStack(t *testing.T) {
 		if i == 1 {
 			loki = gate.srv.URL
 		}
-		replicas[i] = startReplica(ctx, t, logs, name, bin, serviceEnv(addr, db.URL, redisAddr, namespace, loki, otlp), addr)
+		svc := &lab.Service{Bin: bin, Env: serviceEnv(db.URL, redisAddr, namespace, loki, otlp), LogDir: logs, Dir: repoRoot}
+		replicas[i] = &replica{lab.MustStartService(ctx, t, svc, name, addr)}
 	}
 	// The balancer (nginx.conf) in front of the replicas, the edge (nginx-edge.conf) in front of
 	// it, and the edge's access log shipped to Loki, natively by the test (compose: Fluent Bit).

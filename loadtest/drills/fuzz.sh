@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz drill: runs every fuzz target of the module for FUZZTIME each, one after the other, and
-# reports how many inputs each one tried.
+# Fuzz drill (make drills; make fuzz with FUZZTIME=20s MIN_EXECS=0): runs every fuzz target of the
+# module for FUZZTIME each, one after the other, and reports how many inputs each one tried.
 #
 # Targets are found with `go test -list '^Fuzz'` in each package whose test files declare one. Each
 # runs as `go test -run '^$' -fuzz '^Target$' -fuzztime FUZZTIME -parallel PARALLEL pkg`; the last

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/nginxconf"
 )
 
@@ -26,7 +27,7 @@ func (c *comparison) startBalancer(ctx context.Context, upstreams []string, name
 	}
 	var ports [2]int
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = lab.FreePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -39,7 +40,7 @@ func (c *comparison) startBalancer(ctx context.Context, upstreams []string, name
 		return nil, err
 	}
 	srv, err := nginxconf.Start(ctx, nginxconf.Options{Name: "balancer", Bin: c.o.nginx, Config: conf,
-		Health: "http://" + a.Status + "/health", Log: filepath.Join(c.outDir, "logs", name+".log"), ReadyTimeout: readyTimeout})
+		Health: "http://" + a.Status + "/health", Log: filepath.Join(c.outDir, "logs", name+".log"), ReadyTimeout: lab.DefaultReadyTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 func TestCellFigures(t *testing.T) {
@@ -58,7 +60,7 @@ func TestCellFigures(t *testing.T) {
 		},
 		{
 			name: "k6 exited 99: thresholds crossed",
-			c:    cell{Seconds: 1, Exit: k6ThresholdsFailed, K6: k6Summary{ThresholdsOK: false}, Service: growth{}},
+			c:    cell{Seconds: 1, Exit: lab.K6ThresholdsCrossed, K6: k6Summary{ThresholdsOK: false}, Service: growth{}},
 			want: figures{},
 		},
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // matrixCells builds a passing matrix: every cell ran, held its thresholds, and naive loads
@@ -68,7 +70,7 @@ func TestCheck(t *testing.T) {
 			name: "a crossed threshold",
 			cells: func() []cell {
 				c := matrixCells(scen, pres, 1, 500)
-				c[2].Exit, c[2].K6.ThresholdsOK = k6ThresholdsFailed, false
+				c[2].Exit, c[2].K6.ThresholdsOK = lab.K6ThresholdsCrossed, false
 				c[2].K6.Thresholds = []threshold{{Metric: "http_req_duration{scenario:read}", Expr: "p(99)<750", OK: false}}
 				return c
 			},

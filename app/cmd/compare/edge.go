@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/nginxconf"
 )
 
@@ -33,7 +34,7 @@ func startEdge(ctx context.Context, nginx, root, upstream string) (*edge, error)
 	}
 	ports := make([]int, 2)
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = lab.FreePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -45,7 +46,7 @@ func startEdge(ctx context.Context, nginx, root, upstream string) (*edge, error)
 		return nil, err
 	}
 	srv, err := nginxconf.Start(ctx, nginxconf.Options{Name: "edge", Bin: nginx, Config: conf,
-		Health: "http://" + a.Status + "/health", ReadyTimeout: readyTimeout})
+		Health: "http://" + a.Status + "/health", ReadyTimeout: lab.DefaultReadyTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -71,29 +72,6 @@ func (e *edge) stop() { e.srv.Stop() }
 
 // remove deletes the edge's prefix, its logs included.
 func (e *edge) remove() { _ = e.srv.Remove() }
-
-// waitUp polls url until it answers 200 while the server (the service, the balancer) runs.
-func waitUp(ctx context.Context, srv *server, url, what string) error {
-	deadline := time.Now().Add(readyTimeout)
-	client := &http.Client{Timeout: 2 * time.Second}
-	for time.Now().Before(deadline) {
-		if done, err := srv.exited(); done {
-			return fmt.Errorf("%s exited during start-up (%v); last lines of %s:\n%s", what, err, srv.log, tail(srv.log, 20))
-		}
-		if resp, err := client.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("%s not up at %s within %s; last lines of %s:\n%s", what, url, readyTimeout, srv.log, tail(srv.log, 20))
-}
 
 // edgeLine is the part of an access log line (nginx-edge.conf's edge_json) the report reads.
 type edgeLine struct {

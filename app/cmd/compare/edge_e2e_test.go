@@ -19,15 +19,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/nginxconf"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
 // nginxBin returns NGINX_BIN, skipping the test without it (failing under CI).
 func nginxBin(t *testing.T) string {
 	t.Helper()
-	return proctest.Tool(t, "NGINX_BIN", "")
+	return lab.Tool(t, "NGINX_BIN", "")
 }
 
 // TestEdgeConfigSyntax runs `nginx -t` on the native edge configuration.
@@ -58,24 +58,17 @@ func TestEdge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	svcBin, err := build(ctx, root, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := prepareDatabase(ctx, svcBin, db.URL, 50); err != nil {
-		t.Fatal(err)
-	}
 	const maxAge = 2 * time.Second
 	token := randomToken()
-	svc, base, err := startService(ctx, serviceSettings{
-		bin: svcBin, databaseURL: db.URL, redisAddr: redisAddr, namespace: "edge-test-" + randomToken()[:8],
-		adminToken: token, logPath: filepath.Join(dir, "service.log"), cacheMaxAge: maxAge,
-	})
-	if err != nil {
+	t.Cleanup(lab.RemoveServiceBinary)
+	svc := &lab.Service{Bin: lab.MustServiceBinary(t), Dir: root, LogDir: t.TempDir(), Env: []string{
+		"DATABASE_URL=" + db.URL, "REDIS_ADDR=" + redisAddr, "CACHE_NAMESPACE=edge-test-" + randomToken()[:8],
+		"ADMIN_TOKEN=" + token, "LOG_LEVEL=warn", "CACHE_PRESET=none", "HTTP_CACHE_MAX_AGE=" + maxAge.String(),
+	}}
+	if err := svc.Prepare(ctx, db.URL, 50); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(svc.stop)
+	base := lab.MustStartService(ctx, t, svc, "service", "").Base
 	admin := newAdminClient(base, token)
 	t.Cleanup(func() { _ = admin.reset(context.Background()) })
 	if _, err := admin.setPreset(ctx, "protected"); err != nil {

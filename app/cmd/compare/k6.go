@@ -1,18 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"sort"
-	"time"
 )
-
-// k6ThresholdsFailed is k6's exit status when a threshold was crossed.
-const k6ThresholdsFailed = 99
 
 // threshold is one k6 threshold and whether it held.
 type threshold struct {
@@ -95,44 +88,4 @@ func readK6Summary(path string) (k6Summary, error) {
 		return k6Summary{}, fmt.Errorf("k6 summary %s has no derived block", path)
 	}
 	return *doc.Derived, nil
-}
-
-// k6Run is one run of a script.
-type k6Run struct {
-	k6, script string
-	env        map[string]string
-	logPath    string
-	limit      time.Duration
-}
-
-// run runs k6 and returns its exit status: 0, or k6ThresholdsFailed when thresholds were
-// crossed; any other ending is an error.
-func (r k6Run) run(ctx context.Context) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.limit)
-	defer cancel()
-	env := []string{"K6_NO_USAGE_REPORT=true"}
-	for k, v := range r.env {
-		env = append(env, k+"="+v)
-	}
-	sort.Strings(env)
-	log, err := os.Create(r.logPath)
-	if err != nil {
-		return 0, err
-	}
-	defer log.Close()
-	// --address= turns k6's REST API off: no port to collide with another k6 on the machine.
-	cmd := command(ctx, env, r.k6, "run", "--quiet", "--no-usage-report", "--no-color", "--address=", r.script)
-	cmd.Stdout, cmd.Stderr = log, log
-	err = cmd.Run()
-	if ctx.Err() != nil {
-		return 0, fmt.Errorf("k6 run %s: %w (limit %s; see %s)", r.script, ctx.Err(), r.limit, r.logPath)
-	}
-	var exit *exec.ExitError
-	if errors.As(err, &exit) && exit.ExitCode() == k6ThresholdsFailed {
-		return k6ThresholdsFailed, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("k6 run %s: %w; last lines of %s:\n%s", r.script, err, r.logPath, tail(r.logPath, 15))
-	}
-	return 0, nil
 }

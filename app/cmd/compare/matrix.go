@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // matrix runs every cell, repeat by repeat. A cell that fails is kept with its error and the
@@ -199,11 +202,18 @@ func (c *comparison) k6Env(testid, preset, summary string) map[string]string {
 	return env
 }
 
-// k6 runs loadtest/<script>.js for about seconds, its output in the cell's log.
+// k6 runs loadtest/<script>.js for about seconds, its output in the cell's log, and returns k6's
+// exit status: 0, or lab.K6ThresholdsCrossed.
 func (c *comparison) k6(ctx context.Context, script string, env map[string]string, seconds float64, logName string) (int, error) {
-	return k6Run{
-		k6: c.o.k6, script: filepath.Join(c.root, "loadtest", script+".js"), env: env,
-		logPath: filepath.Join(c.outDir, "logs", logName+".txt"),
-		limit:   time.Duration(seconds)*time.Second + 3*time.Minute,
-	}.run(ctx)
+	vars := make([]string, 0, len(env))
+	for k, v := range env {
+		vars = append(vars, k+"="+v)
+	}
+	slices.Sort(vars)
+	crossed, err := lab.RunK6(ctx, lab.K6{Bin: c.o.k6, Script: filepath.Join(c.root, "loadtest", script+".js"), Env: vars,
+		Log: filepath.Join(c.outDir, "logs", logName+".txt")}, time.Duration(seconds)*time.Second+3*time.Minute)
+	if crossed {
+		return lab.K6ThresholdsCrossed, nil
+	}
+	return 0, err
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"slices"
@@ -11,8 +10,8 @@ import (
 	"strings"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // followed are the counter families a cell's growth is computed from.
@@ -57,12 +56,11 @@ func (s series) key() string {
 // snapshot is the followed counters at one moment, by key.
 type snapshot map[string]series
 
-// parseSnapshot reads the Prometheus text format and keeps the followed counters.
-func parseSnapshot(r io.Reader) (snapshot, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(r)
-	if err != nil {
-		return nil, fmt.Errorf("parse metrics: %w", err)
+// snapshotOf keeps the followed counters and histograms of a scrape.
+func snapshotOf(scraped []*dto.MetricFamily) snapshot {
+	families := make(map[string]*dto.MetricFamily, len(scraped))
+	for _, f := range scraped {
+		families[f.GetName()] = f
 	}
 	snap := snapshot{}
 	for _, name := range histograms {
@@ -104,7 +102,7 @@ func parseSnapshot(r io.Reader) (snapshot, error) {
 			snap[s.key()] = s
 		}
 	}
-	return snap, nil
+	return snap
 }
 
 func counterValue(t dto.MetricType, m *dto.Metric) float64 {
@@ -116,20 +114,11 @@ func counterValue(t dto.MetricType, m *dto.Metric) float64 {
 
 // scrape reads the service's /metrics.
 func scrape(ctx context.Context, client *http.Client, base string) (snapshot, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	families, err := lab.Scrape(ctx, client, base+"/metrics")
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "text/plain; version=0.0.4")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("scrape %s/metrics: %w", base, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scrape %s/metrics: status %d", base, resp.StatusCode)
-	}
-	return parseSnapshot(resp.Body)
+	return snapshotOf(families), nil
 }
 
 // scrapeAll reads every replica's /metrics and adds them up: the cluster's counters.

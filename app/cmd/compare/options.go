@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/product-service-lab/product-service/app/internal/cache"
 )
 
 // options is the command line.
@@ -70,7 +72,7 @@ func parseOptions(args []string, lookup func(string) (string, bool)) (options, e
 	fs.IntVar(&o.repeat, "repeat", 1, "run the whole matrix this many times and print the spread between runs")
 	fs.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames(false), ","),
 		"scenarios to run, comma-separated; besides the default ones: "+strings.Join(optionalScenarios(), ", "))
-	fs.StringVar(&presets, "presets", strings.Join(allPresets, ","), "presets to run, comma-separated")
+	fs.StringVar(&presets, "presets", strings.Join(cache.PresetNames(), ","), "presets to run, comma-separated")
 	fs.IntVar(&o.rate, "rate", 500, "requests per second of each scenario's main load")
 	fs.DurationVar(&o.dbLatency, "db-latency", 200*time.Millisecond, "the service's DB_SIMULATED_LATENCY")
 	fs.IntVar(&o.products, "products", atoiOr(env("PRODUCTS", ""), 100000), "products seeded and read (env PRODUCTS)")
@@ -114,12 +116,12 @@ func (o options) validate() error {
 		}
 	}
 	for _, p := range o.presets {
-		if !slices.Contains(allPresets, p) {
-			bad("-presets: unknown preset %q (want %s)", p, strings.Join(allPresets, ", "))
+		if !slices.Contains(cache.PresetNames(), p) {
+			bad("-presets: unknown preset %q (want %s)", p, strings.Join(cache.PresetNames(), ", "))
 		}
 	}
-	if o.edge && !slices.Contains(allPresets, o.edgePreset) {
-		bad("-edge-preset: unknown preset %q (want %s)", o.edgePreset, strings.Join(allPresets, ", "))
+	if o.edge && !slices.Contains(cache.PresetNames(), o.edgePreset) {
+		bad("-edge-preset: unknown preset %q (want %s)", o.edgePreset, strings.Join(cache.PresetNames(), ", "))
 	}
 	if len(o.scenarios) == 0 || len(o.presets) == 0 {
 		bad("-scenarios and -presets must name at least one each")
@@ -141,9 +143,6 @@ func (o options) validate() error {
 	}
 	if o.redisTimeout < 0 {
 		bad("-redis-timeout must not be negative")
-	}
-	if !dbNameRE.MatchString(o.dbName) {
-		bad("-db-name must match %s, got %q", dbNameRE, o.dbName)
 	}
 	if o.replicas < 1 || o.replicas > 5 {
 		bad("-replicas must be 1..5, got %d", o.replicas)

@@ -6,12 +6,6 @@ import (
 	"time"
 )
 
-// allPresets are the service's presets, from least to most protection: cache.PresetNames(),
-// written out so that compare builds while the cache package is being changed. At start compare
-// refuses to run a preset the service it measures does not list (GET /api/v1/admin/cache
-// "presets"), and TestPresetsMatchK6 keeps loadtest/lib/config.js's PRESETS equal to this list.
-var allPresets = []string{"none", "naive", "protected", "two-level", "full", "xfetch", "tail"}
-
 // scenario is one k6 script of loadtest/ and how the comparison runs it.
 type scenario struct {
 	name   string // the report's row of it

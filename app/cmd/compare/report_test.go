@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 func TestAggregate(t *testing.T) {
@@ -14,7 +16,7 @@ func TestAggregate(t *testing.T) {
 	cells := []cell{
 		{Key: key, Repeat: 1, Seconds: 10, K6: k6Summary{P99: ptr(200), StaleReads: ptr(0), ThresholdsOK: true, Writes: ptr(400)},
 			Service: growth{DBLoads: map[string]float64{"miss": 100}}},
-		{Key: key, Repeat: 2, Seconds: 10, Exit: k6ThresholdsFailed,
+		{Key: key, Repeat: 2, Seconds: 10, Exit: lab.K6ThresholdsCrossed,
 			K6: k6Summary{P99: ptr(300), StaleReads: ptr(2), Writes: ptr(398),
 				Thresholds: []threshold{{Metric: "stale_reads", Expr: "count==0"}}},
 			Service: growth{DBLoads: map[string]float64{"miss": 300}}},

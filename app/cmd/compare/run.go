@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // comparison is one invocation: its settings, where it writes, and what it talks to.
@@ -29,7 +32,6 @@ type comparison struct {
 	// -base-url): the admin calls and the scrapes go to each.
 	replicas  []string
 	admins    []*adminClient
-	bin       string
 	rdb       *redis.Client // nil when measuring a service it did not start
 	ns        string        // the service's CACHE_NAMESPACE, when it started it
 	hotFile   string        // the is_hot ids, or "" when unknown
@@ -47,7 +49,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		return err
 	}
 	c := &comparison{o: o, started: time.Now(), metrics: &http.Client{Timeout: 10 * time.Second}}
-	if c.root, err = repoRoot(ctx); err != nil {
+	if c.root, err = lab.ModuleRoot(); err != nil {
 		return err
 	}
 	if _, err := os.Stat(o.k6); err != nil {
@@ -72,6 +74,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		return err
 	}
 	defer os.RemoveAll(c.tmp)
+	defer lab.RemoveServiceBinary()
 
 	stop, err := c.startService(ctx)
 	if stop != nil {
@@ -138,16 +141,6 @@ func mode(quick bool) string {
 	return "full"
 }
 
-// repoRoot is the directory of the module's go.mod.
-func repoRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	gomod := strings.TrimSpace(string(out))
-	if err != nil || gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run compare from inside the repository (go env GOMOD found no go.mod)")
-	}
-	return filepath.Dir(gomod), nil
-}
-
 // startService builds and starts product-service on a prepared database, or connects to
 // -base-url. The returned stop ends what it started and deletes its Redis keys.
 func (c *comparison) startService(ctx context.Context) (stop func(), err error) {
@@ -161,20 +154,33 @@ func (c *comparison) startService(ctx context.Context) (stop func(), err error) 
 		}
 		return nil, nil
 	}
-	databaseURL, err := withDatabase(o.pgAdminURL, o.dbName)
+	dbCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	databaseURL, err := lab.EnsureDatabase(dbCtx, o.pgAdminURL, o.dbName)
+	cancel()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (set -pg-admin-url)", err)
 	}
 	fmt.Println("compare: building product-service")
-	bin, err := build(ctx, c.root, c.tmp)
+	bin, err := lab.ServiceBinary()
 	if err != nil {
 		return nil, err
 	}
-	if err := ensureDatabase(ctx, o.pgAdminURL, o.dbName); err != nil {
-		return nil, err
+	c.ns = fmt.Sprintf("compare-%d-%s", os.Getpid(), randomToken()[:6])
+	token := randomToken()
+	// Every replica shares the database, Redis, namespace and token: one service, scaled out.
+	svc := &lab.Service{Bin: bin, Dir: c.root, LogDir: filepath.Join(c.outDir, "logs"), Env: []string{
+		"DATABASE_URL=" + databaseURL, "LOG_LEVEL=warn", "APP_ENV=development",
+		"DB_SIMULATED_LATENCY=" + o.dbLatency.String(), "REDIS_ADDR=" + o.redisAddr, "CACHE_PRESET=none",
+		"CACHE_NAMESPACE=" + c.ns, "ADMIN_TOKEN=" + token,
+		// POST /api/v1/admin/cache/warmup answers when the warm-up is done, which for a whole
+		// catalogue outlasts the default 15 s write timeout (the answer is then cut off: EOF).
+		"HTTP_WRITE_TIMEOUT=" + (warmupPatience + time.Minute).String(),
+	}}
+	if o.redisTimeout > 0 {
+		svc.Env = append(svc.Env, "REDIS_TIMEOUT="+o.redisTimeout.String())
 	}
 	fmt.Printf("compare: migrating and seeding %d products into %s (idempotent)\n", o.products, redact(databaseURL))
-	if err := prepareDatabase(ctx, bin, databaseURL, o.products); err != nil {
+	if err := svc.Prepare(ctx, databaseURL, o.products); err != nil {
 		return nil, err
 	}
 	if err := c.readHotIDs(ctx, databaseURL); err != nil {
@@ -186,37 +192,24 @@ func (c *comparison) startService(ctx context.Context) (stop func(), err error) 
 		c.rdb = nil
 		return nil, fmt.Errorf("redis at %s does not answer (set -redis-addr): %w", o.redisAddr, err)
 	}
-	c.ns = fmt.Sprintf("compare-%d-%s", os.Getpid(), randomToken()[:6])
-	token := randomToken()
-	c.bin = bin
-	var servers []*server
+	var replicas []*lab.Replica
 	var lb *balancer
 	stop = func() {
 		if lb != nil {
 			lb.stop()
 		}
-		for _, srv := range servers {
-			srv.stop()
+		for _, r := range replicas {
+			_ = r.Stop()
 		}
 		c.deleteKeys()
 		c.rdb.Close()
 	}
-	// Every replica shares the database, Redis, namespace and token: one service, scaled out.
-	for i := range o.replicas {
-		logName := "service.log"
-		if o.replicas > 1 {
-			logName = fmt.Sprintf("service-%d.log", i+1)
-		}
-		srv, base, err := startService(ctx, serviceSettings{
-			bin: bin, databaseURL: databaseURL, redisAddr: o.redisAddr, namespace: c.ns, adminToken: token,
-			logPath: filepath.Join(c.outDir, "logs", logName), dbLatency: o.dbLatency, redisTimeout: o.redisTimeout,
-		})
-		if err != nil {
-			return stop, err
-		}
-		servers = append(servers, srv)
-		c.replicas, c.admins = append(c.replicas, base), append(c.admins, newAdminClient(base, token))
-		fmt.Printf("compare: product-service on %s, namespace %s\n", base, c.ns)
+	if replicas, err = svc.StartReplicas(ctx, o.replicas); err != nil {
+		return stop, err
+	}
+	for _, r := range replicas {
+		c.replicas, c.admins = append(c.replicas, r.Base), append(c.admins, newAdminClient(r.Base, token))
+		fmt.Printf("compare: product-service on %s, namespace %s\n", r.Base, c.ns)
 	}
 	c.base, c.admin = c.replicas[0], c.admins[0]
 	if o.replicas > 1 {
@@ -274,7 +267,7 @@ func (c *comparison) deleteKeys() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	n, err := unlinkMatching(ctx, c.rdb, c.ns+":*", "")
+	n, err := lab.DeleteKeys(ctx, c.rdb, c.ns+":*", "")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "compare: could not delete the keys %s:* in Redis: %v\n", c.ns, err)
 		return
@@ -289,36 +282,10 @@ func (c *comparison) clearNamespace(ctx context.Context) error {
 	if c.rdb == nil || c.ns == "" {
 		return nil
 	}
-	if _, err := unlinkMatching(ctx, c.rdb, c.ns+":*", c.ns+":generation"); err != nil {
+	if _, err := lab.DeleteKeys(ctx, c.rdb, c.ns+":*", c.ns+":generation"); err != nil {
 		return fmt.Errorf("empty the namespace %s: %w", c.ns, err)
 	}
 	return nil
-}
-
-// unlinkMatching deletes the keys matching pattern except keep, and returns how many.
-func unlinkMatching(ctx context.Context, rdb *redis.Client, pattern, keep string) (int, error) {
-	var n int
-	var err error
-	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-	batch := make([]string, 0, 500)
-	flush := func() {
-		if len(batch) > 0 && err == nil {
-			if err = rdb.Unlink(ctx, batch...).Err(); err == nil {
-				n += len(batch)
-			}
-		}
-		batch = batch[:0]
-	}
-	for iter.Next(ctx) {
-		if iter.Val() == keep {
-			continue
-		}
-		if batch = append(batch, iter.Val()); len(batch) == cap(batch) {
-			flush()
-		}
-	}
-	flush()
-	return n, errors.Join(err, iter.Err())
 }
 
 // usedMemory is Redis's used_memory in bytes (INFO memory).
@@ -338,4 +305,11 @@ func parseUsedMemory(info string) (float64, error) {
 		}
 	}
 	return 0, errors.New("redis INFO memory has no used_memory")
+}
+
+// randomToken returns 16 random bytes in hex.
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

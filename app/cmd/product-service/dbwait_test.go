@@ -15,8 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/pgtest"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -90,7 +90,7 @@ func TestMigrateAndSeedWaitForTheDatabase(t *testing.T) {
 // TestDBWaitGivesUp: without a server, -db-wait bounds the retries (0: a single attempt), and the
 // error says how many were made. A test of the outcome, not of the time it takes.
 func TestDBWaitGivesUp(t *testing.T) {
-	dsn := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/products?sslmode=disable", proctest.FreePort(t))
+	dsn := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/products?sslmode=disable", lab.MustFreePort(t))
 	tests := []struct {
 		wait        string
 		wantRetries bool
@@ -123,7 +123,7 @@ func TestDBWaitFailsAtOnceOnWhatRetryingCannotFix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Path = "/no_such_database_" + strconv.Itoa(proctest.FreePort(t))
+	u.Path = "/no_such_database_" + strconv.Itoa(lab.MustFreePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logs := newSignalWriter(retryMsg)

@@ -22,7 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
@@ -34,7 +34,7 @@ const missionQuery = `{app="product-service"} | json | status=500 | latency > 10
 // with flags overriding the file; stop kills it before the test ends.
 func startLoki(t *testing.T, flags ...string) (base string, stop func()) {
 	t.Helper()
-	bin := proctest.Tool(t, "LOKI_BIN", "")
+	bin := lab.Tool(t, "LOKI_BIN", "")
 	dir := t.TempDir()
 	httpPort, grpcPort := freePort(t), freePort(t)
 	cmd := exec.Command(bin, append([]string{"-config.file=../../../loki/loki.yaml", "-config.expand-env=true"}, flags...)...)
@@ -307,7 +307,7 @@ func newLokiPipeline(t *testing.T, base string, labels map[string]string) lokiPi
 // counter sums the series of name whose labels include want.
 func (p lokiPipeline) counter(t *testing.T, name string, want map[string]string) float64 {
 	t.Helper()
-	return proctest.MetricSum(t, p.reg, name, want)
+	return lab.MetricSum(lab.MustGather(t, p.reg), name, want)
 }
 
 // lost is what Loki's sink dropped for any reason.
@@ -355,7 +355,7 @@ func TestLokiRefusingOrStoppedOthersKeepEveryLine(t *testing.T) {
 	for range 10 {
 		refused.log.Info("refused")
 	}
-	if err := refused.out.Shutdown(proctest.Context(t)); err != nil {
+	if err := refused.out.Shutdown(lab.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	if got := refused.counter(t, "log_lines_dropped_total", map[string]string{"sink": "loki", "reason": "rejected"}); got != 10 {
@@ -371,14 +371,14 @@ func TestLokiRefusingOrStoppedOthersKeepEveryLine(t *testing.T) {
 	for range 10 {
 		p.log.Info("before the stop")
 	}
-	proctest.WaitFor(t, "Loki to accept the first 10 lines", func() bool {
+	lab.WaitFor(t, "Loki to accept the first 10 lines", func() bool {
 		return p.counter(t, "log_shipper_sent_total", nil) == 10
 	})
 	stopLoki()
 	for range 10 {
 		p.log.Info("after the stop")
 	}
-	if err := p.out.Shutdown(proctest.Context(t)); err != nil {
+	if err := p.out.Shutdown(lab.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	if got := p.lost(t); got != 10 {
@@ -399,7 +399,7 @@ func TestLokiRateLimitingCounted(t *testing.T) {
 	for i := range 10 {
 		p.log.WithField("pad", strings.Repeat("x", 200)).WithField("i", i).Info("over the limit")
 	}
-	if err := p.out.Shutdown(proctest.Context(t)); err != nil {
+	if err := p.out.Shutdown(lab.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	if got := p.counter(t, "log_lines_dropped_total", map[string]string{"sink": "loki", "reason": "rate_limited"}); got != 10 {

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -43,6 +43,11 @@ func TestCommandLine(t *testing.T) {
 		{"negative db-wait", []string{"seed", "-db-wait", "-1s"}, nil, errUsage, "-db-wait"},
 		{"negative products", []string{"seed", "--products", "-5"}, nil, errUsage, "-products"},
 		{"bad variable", []string{"serve"}, map[string]string{"DB_SIMULATED_LATENCY": "200"}, errAny, "DB_SIMULATED_LATENCY"},
+		// The cache package owns the preset names; serve checks them before it connects to anything.
+		{"unknown preset", []string{"serve"}, map[string]string{"CACHE_PRESET": "turbo", "DATABASE_URL": "postgres://127.0.0.1:1/none"},
+			errAny, "CACHE_PRESET: unknown preset"},
+		{"bad policy", []string{"serve"}, map[string]string{"CACHE_POLICY": `{"ttl":"soon"}`, "DATABASE_URL": "postgres://127.0.0.1:1/none"},
+			errAny, "CACHE_POLICY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,7 +108,7 @@ func TestMigrateSeedServeAndDrain(t *testing.T) {
 	go func() { done <- run(serveCtx, []string{"serve"}, &logs, &logs, env) }()
 
 	base := "http://" + addr
-	proctest.WaitFor(t, "the service to answer /health", func() bool {
+	lab.WaitFor(t, "the service to answer /health", func() bool {
 		resp, err := http.Get(base + "/health")
 		if err != nil {
 			return false
@@ -120,7 +125,7 @@ func TestMigrateSeedServeAndDrain(t *testing.T) {
 	// scrape saw it is replaced by one for another product (the first was cached).
 	var result chan string
 	id := 0
-	proctest.WaitFor(t, "a product request in flight", func() bool {
+	lab.WaitFor(t, "a product request in flight", func() bool {
 		if result == nil || len(result) > 0 {
 			id++
 			result = make(chan string, 1)

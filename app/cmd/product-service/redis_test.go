@@ -15,7 +15,7 @@ import (
 
 	"github.com/product-service-lab/product-service/app/internal/config"
 	"github.com/product-service-lab/product-service/app/internal/faults"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/redistest"
 )
 
@@ -70,7 +70,7 @@ func TestNewRedisTopologies(t *testing.T) {
 // A dead Redis costs a command one refused dial, not go-redis's default five (100 ms apart):
 // counted at the client's dial hook, where TestSentinelFailover can only time it.
 func TestNewRedisClientDialsOnce(t *testing.T) {
-	rdb := newRedisFromEnv(t, map[string]string{"REDIS_ADDRS": proctest.FreeAddr(t)}) // nothing listens there
+	rdb := newRedisFromEnv(t, map[string]string{"REDIS_ADDRS": lab.MustFreeAddr(t)}) // nothing listens there
 	var dials atomic.Int64
 	rdb.AddHook(dialCounter{&dials})
 	if err := rdb.Get(context.Background(), "dials-once").Err(); err == nil {

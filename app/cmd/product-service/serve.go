@@ -39,6 +39,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 	// The last step of every shutdown: each log sink writes what it holds, within a bound (a
 	// blocked sink is abandoned, its lost lines counted and said on stderr).
 	defer logs.Close()
+	// A bad CACHE_PRESET or CACHE_POLICY stops start-up before any connection is made.
+	if _, err := startPolicy(cfg); err != nil {
+		return err
+	}
 	build := telemetry.ReadBuild(version)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -75,10 +79,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		log.Warn("pyroscope holds the CPU profiler: PPROF_ADDR's /debug/pprof/profile answers 500 (one CPU profile at a time)")
 	}
 	var headSampler httpapi.HeadSampler
-	if cfg.Telemetry.OTLPEndpoint == "" {
-		// Tracing is off: no instrumentation at all, rather than no-op spans on every call.
-		tp = nil
-	} else {
+	if tp != nil {
 		// The provider's sampler, asked first: an unsampled request starts no server span.
 		sampler, err := telemetry.Sampler(cfg.Telemetry.TracesSampler, cfg.Telemetry.TracesSamplerArg)
 		if err != nil {

@@ -23,7 +23,7 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
 	"github.com/product-service-lab/product-service/app/internal/faults"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/seed"
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
@@ -83,7 +83,7 @@ func newInstrumented(t *testing.T) instrumented {
 		Checks: []httpapi.Check{{Name: "cache", Probe: cached.Ready}},
 	}, httpapi.Options{AdminToken: "t", MaxBodyBytes: 1 << 20, CacheMaxAge: time.Second, SlowRequest: time.Second}))
 	t.Cleanup(srv.Close)
-	proctest.WaitFor(t, "the instrumented API to be ready", func() bool {
+	lab.WaitFor(t, "the instrumented API to be ready", func() bool {
 		resp, err := http.Get(srv.URL + "/ready")
 		if err != nil {
 			return false

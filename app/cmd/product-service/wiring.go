@@ -162,22 +162,32 @@ func newRedis(cfg config.Config, logger *logrus.Logger, tp trace.TracerProvider,
 	return rdb, nil
 }
 
-// newCache builds the cache in front of store with the starting policy: CACHE_PRESET, then the
-// switches of CACHE_POLICY on top. Its outbox relay reads db's cache_outbox.
+// startPolicy is the cache policy the service starts with: CACHE_PRESET, then the switches of
+// CACHE_POLICY on top. An error names the variable.
+func startPolicy(cfg config.Config) (cache.Policy, error) {
+	policy, err := cache.Preset(cfg.Cache.Preset)
+	if err != nil {
+		return cache.Policy{}, fmt.Errorf("CACHE_PRESET: %w", err)
+	}
+	if cfg.Cache.Policy != "" {
+		if policy, err = cache.Apply(policy, []byte(cfg.Cache.Policy)); err != nil {
+			return cache.Policy{}, fmt.Errorf("CACHE_POLICY: %w", err)
+		}
+	}
+	return policy, nil
+}
+
+// newCache builds the cache in front of store with the starting policy (startPolicy). Its outbox
+// relay reads db's cache_outbox.
 func newCache(cfg config.Config, store *pgstore.Store, db *gorm.DB, rdb redis.UniversalClient, reg prometheus.Registerer,
 	log *logrus.Logger, tp trace.TracerProvider) (*cache.Store, error) {
 	var tracer trace.Tracer
 	if tp != nil {
 		tracer = tp.Tracer("product-service/cache")
 	}
-	policy, err := cache.Preset(cfg.Cache.Preset)
+	policy, err := startPolicy(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("CACHE_PRESET: %w", err)
-	}
-	if cfg.Cache.Policy != "" {
-		if policy, err = cache.Apply(policy, []byte(cfg.Cache.Policy)); err != nil {
-			return nil, fmt.Errorf("CACHE_POLICY: %w", err)
-		}
+		return nil, err
 	}
 	var written func(...int64)
 	if len(cfg.Database.ReplicaURLs) > 0 {

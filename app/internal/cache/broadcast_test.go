@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // Broadcast reaches the listener of its topic on the other instances, not its own instance nor
@@ -39,7 +39,7 @@ func TestBroadcastReachesOtherInstances(t *testing.T) {
 	if err := a.Broadcast(ctx, "other", []byte(`1`)); err != nil {
 		t.Fatal(err)
 	}
-	proctest.WaitFor(t, "b to receive the marker", func() bool {
+	lab.WaitFor(t, "b to receive the marker", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got["b other"]) == 1

@@ -13,7 +13,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/product-service-lab/product-service/app/internal/faultproxy"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -164,7 +164,7 @@ func TestRedisBudgetWithASilentRedis(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				proctest.WaitFor(t, "the breaker half-open", func() bool { return s.breaker.State() == gobreaker.StateHalfOpen })
+				lab.WaitFor(t, "the breaker half-open", func() bool { return s.breaker.State() == gobreaker.StateHalfOpen })
 				calls.take()
 				s.m.budgetSkipped.Reset()
 				s.m.budgetExhausted.Reset()
@@ -235,7 +235,7 @@ func TestRedisBudgetSharedByTheCallsOfARead(t *testing.T) {
 		t.Errorf("budget skipped{op=unlock} = %v, want 1 (released in the background)", n)
 	}
 	lock := s.lockKey(s.productKey(21))
-	proctest.WaitFor(t, "the lock released and the value filled in the background", func() bool {
+	lab.WaitFor(t, "the lock released and the value filled in the background", func() bool {
 		locked, err := f.rdb.Exists(context.Background(), lock).Result()
 		filled, err2 := f.rdb.Exists(context.Background(), s.productKey(21)).Result()
 		return err == nil && err2 == nil && locked == 0 && filled == 1

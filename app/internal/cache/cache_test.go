@@ -20,7 +20,7 @@ import (
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 	"github.com/product-service-lab/product-service/app/internal/faults"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // contractPolicies are every preset, and the presets' variants a user can switch to.
@@ -289,7 +289,7 @@ func TestInvalidationReachesOtherInstances(t *testing.T) {
 	}
 	// b applies the event (and observes its lag) after dropping the L1 entry: from then on it
 	// must read the new version. An event that never comes fails at the test's deadline.
-	proctest.WaitFor(t, "b to apply a's invalidation", func() bool { return lagSamples(t, b) == 1 })
+	lab.WaitFor(t, "b to apply a's invalidation", func() bool { return lagSamples(t, b) == 1 })
 	if got, res := mustProduct(t, b, id); got.Version != updated.Version {
 		t.Fatalf("b returned %s (%s) after applying the invalidation of version %d", describe(got), res, updated.Version)
 	}
@@ -317,7 +317,7 @@ func TestWithoutPubSubOtherInstancesStayStale(t *testing.T) {
 	if err := f.rdb.Publish(context.Background(), b.channel(), ev).Err(); err != nil {
 		t.Fatal(err)
 	}
-	proctest.WaitFor(t, "b to apply the marker", func() bool {
+	lab.WaitFor(t, "b to apply the marker", func() bool {
 		_, held := b.l1.GetIfPresent(b.productKey(marker))
 		return !held
 	})
@@ -367,7 +367,7 @@ func TestSwitchPoliciesUnderLoad(t *testing.T) {
 	go func() {
 		defer close(done)
 		defer switched.Store(true)
-		proctest.WaitFor(t, "every reader to read once", func() bool { return reads.Load() >= readers })
+		lab.WaitFor(t, "every reader to read once", func() bool { return reads.Load() >= readers })
 		for i := range switches {
 			name := PresetNames()[i%len(PresetNames())]
 			if _, err := s.SetPolicy(ctx, []byte(`{"preset":"`+name+`"}`)); err != nil {
@@ -404,7 +404,7 @@ func TestPolicyChangeReachesOtherInstances(t *testing.T) {
 	if _, err := a.SetPolicy(context.Background(), []byte(`{"preset":"two-level","ttl":"2m"}`)); err != nil {
 		t.Fatal(err)
 	}
-	proctest.WaitFor(t, "b to take the policy", func() bool { return b.Policy() == a.Policy() })
+	lab.WaitFor(t, "b to take the policy", func() bool { return b.Policy() == a.Policy() })
 }
 
 // Reset moves to a new generation: everything misses again; other namespaces are untouched.
@@ -427,7 +427,7 @@ func TestResetEmptiesOnlyTheNamespace(t *testing.T) {
 	if _, res := mustProduct(t, s, 5); res != Miss {
 		t.Fatalf("after reset: %s, want MISS", res)
 	}
-	proctest.WaitFor(t, "the old generation swept", func() bool { return f.rdb.Exists(ctx, old).Val() == 0 })
+	lab.WaitFor(t, "the old generation swept", func() bool { return f.rdb.Exists(ctx, old).Val() == 0 })
 	if f.rdb.Get(ctx, other).Val() != "kept" {
 		t.Fatal("reset touched a key outside the namespace")
 	}
@@ -483,7 +483,7 @@ func TestRefreshAhead(t *testing.T) {
 		t.Fatalf("read near expiry: %s", res)
 	}
 	// The load is counted before it is written back: wait for the new TTL itself.
-	proctest.WaitFor(t, "refresh-ahead to write the key back", func() bool { return f.rdb.PTTL(ctx, s.productKey(21)).Val() > 5*time.Second })
+	lab.WaitFor(t, "refresh-ahead to write the key back", func() bool { return f.rdb.PTTL(ctx, s.productKey(21)).Val() > 5*time.Second })
 	if got := testutil.ToFloat64(s.m.dbLoads.WithLabelValues("refresh")); got != 1 {
 		t.Errorf("cache_db_loads_total{cause=refresh} = %v, want 1", got)
 	}
@@ -525,7 +525,7 @@ func TestInvalidationSurvivesARedisOutage(t *testing.T) {
 		t.Fatal("test setup: the old value should still be in Redis")
 	}
 	// Every read until the retried deletion lands must skip the stale value.
-	proctest.WaitFor(t, "the pending invalidation to be retried", func() bool {
+	lab.WaitFor(t, "the pending invalidation to be retried", func() bool {
 		got, err := s.Product(ctx, 31)
 		if err != nil {
 			t.Fatal(err)

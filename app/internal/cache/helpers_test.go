@@ -14,7 +14,7 @@ import (
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/seed"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
@@ -165,7 +165,7 @@ func (f *fixture) storeOpts(rdb redis.UniversalClient, preset string, opts func(
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
 	f.t.Cleanup(func() { cancel(); <-done })
-	proctest.WaitFor(f.t, "cache ready", func() bool { return s.Ready(ctx) == nil && (!p.Bloom || s.bloom.isReady()) })
+	lab.WaitFor(f.t, "cache ready", func() bool { return s.Ready(ctx) == nil && (!p.Bloom || s.bloom.isReady()) })
 	return s
 }
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
 	"github.com/product-service-lab/product-service/app/internal/faults"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // outboxCase builds stores that share the fixture's database outbox.
@@ -82,7 +82,7 @@ func TestOutboxWriterSettles(t *testing.T) {
 	if _, err := s.Update(ctx, 51, inputFrom(old), old.Version); err != nil {
 		t.Fatal(err)
 	}
-	proctest.WaitFor(t, "the writer's settle", func() bool { return c.backlog(t) == 0 })
+	lab.WaitFor(t, "the writer's settle", func() bool { return c.backlog(t) == 0 })
 	if got := testutil.ToFloat64(s.m.outbox.applied.WithLabelValues("writer")); got != 1 {
 		t.Errorf("applied{by=writer} = %v, want 1", got)
 	}
@@ -119,7 +119,7 @@ func TestOutboxRelayAppliesWhatTheWriterCouldNot(t *testing.T) {
 			}
 
 			relay, _ := c.instance(t, c.rdb, time.Millisecond, mode.mod)
-			proctest.WaitFor(t, "the relay to apply the row", func() bool { return c.backlog(t) == 0 })
+			lab.WaitFor(t, "the relay to apply the row", func() bool { return c.backlog(t) == 0 })
 			got, res := mustProduct(t, relay, 52)
 			if got.Version != updated.Version {
 				t.Fatalf("read after the relay: %s (%s), want version %d", describe(got), res, updated.Version)
@@ -146,12 +146,12 @@ func TestOutboxRelayRetriesWhileRedisRefuses(t *testing.T) {
 	if _, err := s.Update(ctx, 53, inputFrom(old), old.Version); err != nil {
 		t.Fatal(err)
 	}
-	proctest.WaitFor(t, "failed relay attempts", func() bool { return testutil.ToFloat64(s.m.outbox.failures) >= 2 })
+	lab.WaitFor(t, "failed relay attempts", func() bool { return testutil.ToFloat64(s.m.outbox.failures) >= 2 })
 	if n := c.backlog(t); n != 1 {
 		t.Fatalf("backlog while Redis refuses = %d, want 1", n)
 	}
 	injector.Clear()
-	proctest.WaitFor(t, "the relay to apply the row", func() bool { return c.backlog(t) == 0 })
+	lab.WaitFor(t, "the relay to apply the row", func() bool { return c.backlog(t) == 0 })
 	if c.rdb.Exists(ctx, s.productKey(53)).Val() != 0 {
 		t.Fatal("the old value is still in Redis after the relay applied its row")
 	}
@@ -191,7 +191,7 @@ func TestOutboxTwoRelaysApplyEachRowOnce(t *testing.T) {
 	}
 	a, _ := c.instance(t, c.rdb, time.Millisecond, `{"refill":true}`)
 	b, _ := c.instance(t, c.rdb, time.Millisecond, `{"refill":true}`)
-	proctest.WaitFor(t, "the relays to drain the outbox", func() bool { return c.backlog(t) == 0 })
+	lab.WaitFor(t, "the relays to drain the outbox", func() bool { return c.backlog(t) == 0 })
 	applied := testutil.ToFloat64(a.m.outbox.applied.WithLabelValues("relay")) +
 		testutil.ToFloat64(b.m.outbox.applied.WithLabelValues("relay"))
 	if applied != float64(rows) {

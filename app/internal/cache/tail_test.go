@@ -14,7 +14,7 @@ import (
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // staleValue puts product id in Redis as a value whose TTL ran out a second ago (soft expiry keeps
@@ -79,10 +79,10 @@ func TestSoftExpiryOneRefresherAcrossInstances(t *testing.T) {
 	}
 	<-held // one refresher is loading
 	close(release)
-	proctest.WaitFor(t, "the refreshed value", func() bool { return freshUntil(t, f, a, id).After(time.Now()) })
+	lab.WaitFor(t, "the refreshed value", func() bool { return freshUntil(t, f, a, id).After(time.Now()) })
 	f.src.afterRead.Store(nil)
 	// Both instances may still be finishing a refresh attempt: wait until neither is.
-	proctest.WaitFor(t, "background refreshes to end", func() bool { return idle(a, id) && idle(b, id) })
+	lab.WaitFor(t, "background refreshes to end", func() bool { return idle(a, id) && idle(b, id) })
 	if n := f.src.of(id) - before; n != 1 {
 		t.Errorf("%d database loads for one soft expiry across two instances, want 1", n)
 	}
@@ -213,8 +213,8 @@ func TestXFetchRefreshesEarly(t *testing.T) {
 			t.Fatalf("product %d: %s, want HIT-REDIS", id, r)
 		}
 	}
-	proctest.WaitFor(t, "the early refresh", func() bool { return testutil.ToFloat64(s.m.dbLoads.WithLabelValues("early_refresh")) == 1 })
-	proctest.WaitFor(t, "background refreshes to end", func() bool { return idle(s, near) && idle(s, far) })
+	lab.WaitFor(t, "the early refresh", func() bool { return testutil.ToFloat64(s.m.dbLoads.WithLabelValues("early_refresh")) == 1 })
+	lab.WaitFor(t, "background refreshes to end", func() bool { return idle(s, near) && idle(s, far) })
 	if f.src.of(near) != 1 || f.src.of(far) != 0 {
 		t.Errorf("loads: near expiry %d, far from it %d; want 1 and 0", f.src.of(near), f.src.of(far))
 	}
@@ -486,8 +486,8 @@ func TestRefreshAheadOnL1Hits(t *testing.T) {
 			if _, r := mustProduct(t, s, id); r != HitL1 {
 				t.Fatalf("read: %s, want HIT-L1", r)
 			}
-			proctest.WaitFor(t, "the refresh", func() bool { return testutil.ToFloat64(s.m.dbLoads.WithLabelValues(tt.cause)) == 1 })
-			proctest.WaitFor(t, "background refreshes to end", func() bool { return idle(s, id) })
+			lab.WaitFor(t, "the refresh", func() bool { return testutil.ToFloat64(s.m.dbLoads.WithLabelValues(tt.cause)) == 1 })
+			lab.WaitFor(t, "background refreshes to end", func() bool { return idle(s, id) })
 			if got := freshUntil(t, f, s, id); !got.After(time.Now().Add(2 * time.Minute)) {
 				t.Errorf("after the refresh Redis holds a value fresh until %s, want a new TTL", got)
 			}
@@ -509,10 +509,10 @@ func TestLoadRateSkipsRevalidations(t *testing.T) {
 	if _, r := mustProduct(t, s, id); r != Stale {
 		t.Fatalf("read: %s, want STALE", r)
 	}
-	proctest.WaitFor(t, "the skipped revalidation", func() bool {
+	lab.WaitFor(t, "the skipped revalidation", func() bool {
 		return testutil.ToFloat64(s.m.skipped.WithLabelValues("revalidate")) == 1
 	})
-	proctest.WaitFor(t, "background refreshes to end", func() bool { return idle(s, id) })
+	lab.WaitFor(t, "background refreshes to end", func() bool { return idle(s, id) })
 	if n := f.src.of(id); n != 0 {
 		t.Errorf("%d database loads past the load_rate bound, want 0", n)
 	}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 	"github.com/product-service-lab/product-service/app/internal/faults"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/redistest"
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 )
@@ -86,7 +86,7 @@ func testTopologyLock(t *testing.T, tc topologyCase) {
 	mustProduct(t, a, hot)
 	key := a.productKey(hot)
 	tc.rdb.PExpire(ctx, key, time.Millisecond)
-	proctest.WaitFor(t, "the key to expire", func() bool { return tc.rdb.Exists(ctx, key).Val() == 0 })
+	lab.WaitFor(t, "the key to expire", func() bool { return tc.rdb.Exists(ctx, key).Val() == 0 })
 	before := tc.src.of(hot)
 	acquired := func() float64 {
 		return testutil.ToFloat64(a.m.locks.WithLabelValues("acquired")) + testutil.ToFloat64(b.m.locks.WithLabelValues("acquired"))
@@ -107,7 +107,7 @@ func testTopologyLock(t *testing.T, tc topologyCase) {
 	if n := acquired() - locked; n != 1 {
 		t.Errorf("locks acquired: %v, want 1", n)
 	}
-	proctest.WaitFor(t, "the lock released", func() bool { return tc.rdb.Exists(ctx, a.lockKey(key)).Val() == 0 })
+	lab.WaitFor(t, "the lock released", func() bool { return tc.rdb.Exists(ctx, a.lockKey(key)).Val() == 0 })
 }
 
 // A write on one instance drops the other's L1 copy through pub/sub. On a cluster, the event also
@@ -150,7 +150,7 @@ func testTopologyPubSub(t *testing.T, tc topologyCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proctest.WaitFor(t, "b to drop its L1 copy", func() bool {
+	lab.WaitFor(t, "b to drop its L1 copy", func() bool {
 		got, _ := mustProduct(t, b, id)
 		return got.Version == updated.Version
 	})
@@ -318,7 +318,7 @@ func testTopologyPending(t *testing.T, tc topologyCase) {
 			t.Fatalf("test setup: the old value of %d should still be in Redis", id)
 		}
 	}
-	proctest.WaitFor(t, "the retried deletions", func() bool {
+	lab.WaitFor(t, "the retried deletions", func() bool {
 		for _, id := range ids {
 			if got, _ := mustProduct(t, s, id); got.Version < versions[id] {
 				t.Fatalf("product %d: version %d read after version %d was acknowledged", id, got.Version, versions[id])
@@ -370,7 +370,7 @@ func testTopologyReset(t *testing.T, tc topologyCase) {
 	if _, res := mustProduct(t, s, 5); res != Miss {
 		t.Fatalf("after reset: %s, want MISS", res)
 	}
-	proctest.WaitFor(t, "the old generation swept", func() bool {
+	lab.WaitFor(t, "the old generation swept", func() bool {
 		for _, k := range oldKeys {
 			if tc.rdb.Exists(ctx, k).Val() != 0 {
 				return false
@@ -462,7 +462,7 @@ func TestSentinelFailover(t *testing.T) {
 	}
 	// WAIT a short while at a time: the client's read timeout (250 ms) bounds one WAIT, and a
 	// replica still in its first sync can take longer than that to acknowledge.
-	proctest.WaitFor(t, "the replica to acknowledge the writes (WAIT 1)", func() bool {
+	lab.WaitFor(t, "the replica to acknowledge the writes (WAIT 1)", func() bool {
 		n, err := rdb.Do(ctx, "WAIT", 1, 100).Int()
 		return err == nil && n == 1
 	})
@@ -483,7 +483,7 @@ func TestSentinelFailover(t *testing.T) {
 		if addr, err := tp.MasterAddr(ctx); err == nil && addr == tp.Nodes[1].Addr {
 			break
 		}
-		if until, bounded := proctest.Deadline(t); bounded && time.Now().After(until) {
+		if until, bounded := lab.Deadline(t); bounded && time.Now().After(until) {
 			t.Fatal("the sentinel had not promoted the replica at the test's deadline")
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -491,14 +491,14 @@ func TestSentinelFailover(t *testing.T) {
 	t.Logf("replica promoted %s after the kill; %d reads meanwhile, none failed, the slowest took %s",
 		time.Since(killed).Round(time.Millisecond), reads, slowest.Round(time.Millisecond))
 
-	proctest.WaitFor(t, "reads to hit Redis on the new master", func() bool {
+	lab.WaitFor(t, "reads to hit Redis on the new master", func() bool {
 		_, res := mustProduct(t, a, cached)
 		return res == HitRedis
 	})
 	t.Logf("reads hit Redis again %s after the kill", time.Since(killed).Round(time.Millisecond))
 
 	const written = 9
-	proctest.WaitFor(t, "a write to reach b's L1 through the new master", func() bool {
+	lab.WaitFor(t, "a write to reach b's L1 through the new master", func() bool {
 		old, _ := mustProduct(t, b, written)
 		if _, res := mustProduct(t, b, written); res != HitL1 {
 			return false

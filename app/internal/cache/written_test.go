@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // With a Written hook (read replicas), every write reaches the other instances' hook, whatever
@@ -39,7 +39,7 @@ func TestWritesReachOtherInstancesWrittenHook(t *testing.T) {
 				d := make(chan struct{})
 				go func() { s.Run(ctx); close(d) }()
 				stores, done = append(stores, s), append(done, d)
-				proctest.WaitFor(t, "cache ready", func() bool { return s.Ready(ctx) == nil })
+				lab.WaitFor(t, "cache ready", func() bool { return s.Ready(ctx) == nil })
 			}
 			t.Cleanup(func() {
 				cancel()
@@ -57,7 +57,7 @@ func TestWritesReachOtherInstancesWrittenHook(t *testing.T) {
 			}
 			a.Evict(ctx, id+1)
 			// The writer's own store marks its writes itself (pgstore); the hook hears the other's.
-			proctest.WaitFor(t, "the other instance's hook", func() bool {
+			lab.WaitFor(t, "the other instance's hook", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return slices.Contains(seen, id) && slices.Contains(seen, id+1)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -101,8 +100,8 @@ type Redis struct {
 }
 
 // Cache holds the cache settings. The policy switches themselves belong to the cache package:
-// Preset names the starting preset and Policy, a JSON object in the PUT /api/v1/admin/cache
-// format, overrides switches on top of it.
+// Preset names the starting preset (the cache package checks the name: cache.PresetNames) and
+// Policy, a JSON object in the PUT /api/v1/admin/cache format, overrides switches on top of it.
 type Cache struct {
 	Preset       string
 	Policy       string
@@ -141,9 +140,6 @@ type Telemetry struct {
 	PyroscopeUploadRate time.Duration
 }
 
-// CachePresets are the preset names CACHE_PRESET accepts (the cache package defines them).
-var CachePresets = []string{"none", "naive", "protected", "two-level", "full", "xfetch", "tail"}
-
 // Defaults shared by the service, the tests and the docs.
 const (
 	DefaultDatabaseURL = "postgres://postgres:postgres@127.0.0.1:5432/products?sslmode=disable"
@@ -153,9 +149,6 @@ const (
 
 // Lookup returns the value of an environment variable and whether it is set; os.LookupEnv fits.
 type Lookup func(key string) (string, bool)
-
-// FromEnv loads the configuration from the process environment.
-func FromEnv() (Config, error) { return Load(os.LookupEnv) }
 
 // Load builds and validates a Config from lookup. Every problem found is reported, each naming
 // its variable.
@@ -199,7 +192,7 @@ func Load(lookup Lookup) (Config, error) {
 			PoolSize:   r.integer("REDIS_POOL_SIZE", 50, 1, 10_000),
 		},
 		Cache: Cache{
-			Preset:       r.oneOf("CACHE_PRESET", "protected", CachePresets...),
+			Preset:       strings.ToLower(r.str("CACHE_PRESET", "protected")), // the cache package checks it
 			Policy:       r.jsonObject("CACHE_POLICY"),
 			Namespace:    r.namespace("CACHE_NAMESPACE", "ps"),
 			L1MaxEntries: r.integer("CACHE_L1_MAX_ENTRIES", 100_000, 1, 100_000_000),

@@ -133,7 +133,6 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"APP_ENV", "moon"},
 		{"LOG_LEVEL", "loud"},
 		{"HTTP_MAX_BODY_BYTES", "0"},
-		{"CACHE_PRESET", "turbo"},
 		{"CACHE_POLICY", "ttl=1m"},
 		{"CACHE_POLICY", "[1]"},
 		{"CACHE_NAMESPACE", "has space"},

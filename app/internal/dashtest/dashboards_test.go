@@ -1,4 +1,4 @@
-package dashtest_test
+package dashtest
 
 import (
 	"os"
@@ -160,9 +160,6 @@ func checkDatasourceRefs(t *testing.T, d dashboard) {
 	}
 }
 
-// varRef finds dashboard variables in a query: $name, ${name}, ${name:format}, [[name]].
-var varRef = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]`)
-
 // checkVariablesDefined: every variable a query uses is a template variable of the dashboard or
 // a Grafana built-in ($__…), and the preset variable lists presets from cache_policy_info.
 func checkVariablesDefined(t *testing.T, d dashboard) {
@@ -238,14 +235,6 @@ func TestLatencyPanelShowsExemplars(t *testing.T) {
 		}
 	}
 	t.Error("no panel of ps-overview queries app_request_latency_seconds with exemplars on")
-}
-
-// varQuery is a query variable's query, in either of the forms Grafana saves.
-func varQuery(v map[string]any) string {
-	if q, ok := v["query"].(string); ok {
-		return q
-	}
-	return str(obj(v["query"])["query"])
 }
 
 // sortedKeys returns m's keys in order.

@@ -1,4 +1,4 @@
-package dashtest_test
+package dashtest
 
 import (
 	"encoding/json"
@@ -47,7 +47,7 @@ func TestQueriesEvaluate(t *testing.T) {
 
 // evaluate runs q on the Prometheus or Loki at base and returns how many series it returned.
 // Metric queries run as instant queries; LogQL log queries over the last 15 minutes.
-func evaluate(client *http.Client, base string, q query) (int, error) {
+func evaluate(client *http.Client, base string, q Query) (int, error) {
 	params := url.Values{"query": {q.Expr}}
 	path := "/api/v1/query"
 	if q.Datasource == "loki" {

@@ -1,4 +1,4 @@
-package dashtest_test
+package dashtest
 
 import (
 	"regexp"
@@ -23,7 +23,7 @@ var removedMetrics = []string{"log_shipper_dropped_total", "log_shipper_push_fai
 // TestLogPipelinePanels: the Logs dashboard has its two rows and reads every metric of
 // logPipelineMetrics; no dashboard or rule reads a removed metric.
 func TestLogPipelinePanels(t *testing.T) {
-	reads := func(qs []query, name string) bool {
+	reads := func(qs []Query, name string) bool {
 		re := regexp.MustCompile(`\b` + name + `\b`)
 		for _, q := range qs {
 			if re.MatchString(q.Expr) {

@@ -1,4 +1,4 @@
-package dashtest_test
+package dashtest
 
 import (
 	"os"
@@ -66,77 +66,10 @@ func TestScrapeConfig(t *testing.T) {
 	}
 }
 
-// TestWriteNativeConfig writes prometheus.yml for a run outside compose (see the package doc):
-// DASHTEST_PROM_TARGETS="job=host:port,host:port;job=host:port" replaces each named job's
-// targets, jobs it does not name are removed, and rule files become absolute.
-func TestWriteNativeConfig(t *testing.T) {
-	out := os.Getenv("DASHTEST_PROM_CONFIG_OUT")
-	if out == "" {
-		t.Skip("DASHTEST_PROM_CONFIG_OUT is not set")
-	}
-	targets := map[string][]string{}
-	for _, part := range strings.Split(os.Getenv("DASHTEST_PROM_TARGETS"), ";") {
-		job, addrs, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok || job == "" || addrs == "" {
-			if part != "" {
-				t.Fatalf("DASHTEST_PROM_TARGETS: %q is not job=host:port[,host:port]", part)
-			}
-			continue
-		}
-		targets[job] = strings.Split(addrs, ",")
-	}
-	if len(targets) == 0 {
-		t.Fatal(`DASHTEST_PROM_TARGETS is empty; e.g. "product-service=127.0.0.1:8081"`)
-	}
-	cfg, err := nativeConfig(targets)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(out, cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s scraping %v", out, targets)
-}
-
-// nativeConfig returns prometheus.yml with the given static targets per job (other jobs dropped)
-// and absolute rule file paths.
-func nativeConfig(targets map[string][]string) ([]byte, error) {
-	raw, err := os.ReadFile(promConfigFile)
-	if err != nil {
-		return nil, err
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(raw, &cfg); err != nil {
-		return nil, err
-	}
-	rulesAbs, err := filepath.Abs(filepath.Dir(promConfigFile))
-	if err != nil {
-		return nil, err
-	}
-	var ruleFiles []any
-	for _, f := range list(cfg["rule_files"]) {
-		ruleFiles = append(ruleFiles, filepath.Join(rulesAbs, str(f)))
-	}
-	cfg["rule_files"] = ruleFiles
-	var jobs []any
-	for _, sc := range list(cfg["scrape_configs"]) {
-		m := obj(sc)
-		addrs, ok := targets[str(m["job_name"])]
-		if !ok {
-			continue
-		}
-		delete(m, "dns_sd_configs")
-		m["static_configs"] = []any{map[string]any{"targets": addrs}}
-		jobs = append(jobs, m)
-	}
-	cfg["scrape_configs"] = jobs
-	return yaml.Marshal(cfg)
-}
-
 // TestNativeConfigSwapsTargets: the native config keeps job names, intervals and rules, and only
 // swaps targets.
 func TestNativeConfigSwapsTargets(t *testing.T) {
-	raw, err := nativeConfig(map[string][]string{"product-service": {"127.0.0.1:18081", "127.0.0.1:18082"}})
+	raw, err := NativeConfig(repoRoot, map[string][]string{"product-service": {"127.0.0.1:18081", "127.0.0.1:18082"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,30 +1,17 @@
-package dashtest_test
+package dashtest
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
-)
 
-// promtool returns the path of promtool, skipping the test when it is missing, except under CI,
-// where a missing promtool fails it.
-func promtool(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool is not on the PATH (CI is set): install Prometheus (Debian: apt-get install prometheus)")
-		}
-		t.Skip("promtool is not on the PATH; install Prometheus to check the config and rules")
-	}
-	return path
-}
+	"github.com/product-service-lab/product-service/app/internal/lab"
+)
 
 // TestPromtool runs promtool on the Prometheus files: the config (and the rule files it names),
 // the rules, and the rules' unit tests.
 func TestPromtool(t *testing.T) {
-	bin := promtool(t)
+	bin := lab.Tool(t, "PROMTOOL", "promtool") // Debian: apt-get install prometheus
 	glob := func(pattern string) []string {
 		files, err := filepath.Glob(pattern)
 		if err != nil || len(files) == 0 {

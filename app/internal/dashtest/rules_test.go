@@ -1,4 +1,4 @@
-package dashtest_test
+package dashtest
 
 import (
 	"os"

@@ -16,7 +16,7 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/cache"
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/seed"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
@@ -54,7 +54,7 @@ func newCachedAPI(t *testing.T, preset string) *httptest.Server {
 		Checks: []httpapi.Check{{Name: "postgres", Probe: store.Ping}, {Name: "cache", Probe: cached.Ready}},
 	}, httpapi.Options{AdminToken: token, MaxBodyBytes: 1 << 20, CacheMaxAge: 5 * time.Second, SlowRequest: time.Second}))
 	t.Cleanup(srv.Close)
-	proctest.WaitFor(t, "the cached API to be ready", func() bool {
+	lab.WaitFor(t, "the cached API to be ready", func() bool {
 		return do(t, srv, call{method: "GET", path: "/ready"}).status == 200
 	})
 	return srv

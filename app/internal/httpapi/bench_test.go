@@ -22,7 +22,7 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
 	"github.com/product-service-lab/product-service/app/internal/faults"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/seed"
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
@@ -161,7 +161,7 @@ func benchRouter(b *testing.B, store *pgstore.Store, addr, preset, level string,
 	done := make(chan struct{})
 	go func() { cached.Run(ctx); close(done) }()
 	b.Cleanup(func() { cancel(); <-done })
-	proctest.WaitFor(b, "the cache to be ready", func() bool { return cached.Ready(context.Background()) == nil })
+	lab.WaitFor(b, "the cache to be ready", func() bool { return cached.Ready(context.Background()) == nil })
 	return httpapi.New(httpapi.Deps{
 		Store: cached, Cache: cached, Gatherer: reg, Metrics: httpapi.NewMetrics(reg), Tracer: tp, Sampler: head, Faults: injector, Log: logger,
 		Checks: []httpapi.Check{{Name: "postgres", Probe: store.Ping}, {Name: "cache", Probe: cached.Ready}},

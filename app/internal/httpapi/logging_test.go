@@ -17,8 +17,8 @@ import (
 
 	"github.com/product-service-lab/product-service/app/internal/cache"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/logctl"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -242,7 +242,7 @@ func newCacheReplica(t *testing.T, rdb *redis.Client, ns string) *cache.Store {
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	proctest.WaitFor(t, "the cache to subscribe", func() bool { return c.Ready(ctx) == nil })
+	lab.WaitFor(t, "the cache to subscribe", func() bool { return c.Ready(ctx) == nil })
 	return c
 }
 
@@ -262,7 +262,7 @@ func TestLoggingAppliesOnEveryReplica(t *testing.T) {
 	if err := json.Unmarshal(a.body, &set); err != nil || a.status != 200 || set.PeersNotified == nil || !*set.PeersNotified {
 		t.Fatalf("PUT on replica one: %d %s", a.status, a.body)
 	}
-	proctest.WaitFor(t, "replica two to apply the change", func() bool { return two.state(t).Source == "peer" })
+	lab.WaitFor(t, "replica two to apply the change", func() bool { return two.state(t).Source == "peer" })
 	got := two.state(t)
 	if got.Level != "debug" || got.SampleEvery != 3 || got.Until == nil || !got.Until.Equal(*set.Until) {
 		t.Fatalf("replica two: %+v, want debug, 1 in 3, until %s", got, set.Until)
@@ -283,7 +283,7 @@ func TestLoggingAppliesOnEveryReplica(t *testing.T) {
 
 	// A change without a bound stays until DELETE, which reaches the other replica too.
 	two.admin(t, "PUT", `{"sample_every":7}`)
-	proctest.WaitFor(t, "replica one to sample 1 in 7", func() bool { return one.state(t).SampleEvery == 7 })
+	lab.WaitFor(t, "replica one to sample 1 in 7", func() bool { return one.state(t).SampleEvery == 7 })
 	one.admin(t, "DELETE", "")
-	proctest.WaitFor(t, "replica two to reset", func() bool { return two.state(t).SampleEvery == 1 })
+	lab.WaitFor(t, "replica two to reset", func() bool { return two.state(t).SampleEvery == 1 })
 }

@@ -21,7 +21,7 @@ import (
 
 	"github.com/product-service-lab/product-service/app/internal/catalog"
 	"github.com/product-service-lab/product-service/app/internal/httpapi"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/telemetry"
 )
 
@@ -100,7 +100,7 @@ func (a *overloadAPI) get(ctx context.Context, client, path string) *httptest.Re
 // metric sums the samples of name whose labels include match.
 func (a *overloadAPI) metric(t *testing.T, name string, match map[string]string) float64 {
 	t.Helper()
-	return proctest.MetricSum(t, a.reg, name, match)
+	return lab.MetricSum(lab.MustGather(t, a.reg), name, match)
 }
 
 // refusal is what a test checks of a refused request.

@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/product-service-lab/product-service/app/internal/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/product-service-lab/product-service/app/internal/faults"
@@ -89,7 +89,7 @@ func New(d Deps, opts Options) *gin.Engine {
 	r.Use(withRequestID())
 	if d.Tracer != nil {
 		traced := otelgin.Middleware(telemetryName, otelgin.WithTracerProvider(d.Tracer),
-			otelgin.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})))
+			otelgin.WithPropagators(telemetry.Propagator()))
 		if d.Sampler != nil {
 			traced = headSampled(d.Sampler, traced)
 		}

@@ -1,21 +1,32 @@
-// Package lab runs the programs of a measurement or a test as processes under control: it builds
-// a Go command once, starts each process in a process group of its own with a clean environment
-// and a parent-death signal (so nothing outlives the harness, even when it is killed), waits until
-// an URL answers, reads a process's CPU time from /proc, hands out free local ports, and stops a
-// process by its group with a time limit. make bench uses it; compare, the drills, e2e and the
-// profiling tests are meant to move onto it (issue 18).
+// Package lab owns the service as a process under test, for the commands that measure it
+// (compare, bench) and for the suites that test it (e2e, drills, profiling, package tests).
+//
+// The core returns errors: build a Go command once (ServiceBinary, Build), start processes each in
+// a process group of its own with a clean environment and a parent-death signal so nothing
+// outlives the harness (Start, Proc), run a command to its end within a time limit (Run, Output,
+// RunK6), wait until an URL answers (WaitHTTP), describe the product-service and start replicas of
+// it on a prepared database (Service, Replica), scrape and sum metrics (Scrape, MetricSum), read a
+// process's CPU time (CPUTime), hand out free local ports (FreePort, FreeAddr) and create
+// databases (EnsureDatabase).
+//
+// testing.go is the testing.TB flavour: the Must… functions fail the test instead of returning an
+// error and stop what they started at the test's cleanup; Missing is the one "tool or server
+// missing: skip locally, fail when CI is set"; WaitFor and Context wait with no bound of their
+// own but the test binary's deadline.
 package lab
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"time"
+	"sync"
 )
 
 // Build compiles the Go package pkg (e.g. "./app/cmd/product-service") of the module in dir into
@@ -33,44 +44,50 @@ func Build(ctx context.Context, goCmd, dir, pkg, out string) error {
 	return nil
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that nothing listened on a moment ago. Another
-// process may take it before the caller binds it; the start of a server then fails, loudly.
+// ports remembers the ports FreePort handed out, so none is handed out twice in one process.
+var ports = struct {
+	sync.Mutex
+	taken map[int]bool
+}{taken: map[int]bool{}}
+
+// FreePort returns a 127.0.0.1 port nothing listens on, never the same twice in this process.
+// Ports are taken below the ephemeral range, so outgoing connections (k6 makes many) cannot take
+// one between choosing and listening. Another process may still take it before the caller binds
+// it; the start of a server then fails, loudly.
 func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+	ports.Lock()
+	defer ports.Unlock()
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		if ports.taken[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		ports.taken[port] = true
+		return port, nil
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("find a free port: 200 tries failed")
+}
+
+// FreeAddr returns 127.0.0.1:port for a FreePort.
+func FreeAddr() (string, error) {
+	port, err := FreePort()
+	if err != nil {
+		return "", err
+	}
+	return "127.0.0.1:" + strconv.Itoa(port), nil
 }
 
 // CleanEnv returns an environment holding only PATH and HOME of this process, then extra
-// (KEY=VALUE): nothing else of the caller's environment (a cache or telemetry setting) reaches the
-// process.
+// (KEY=VALUE): nothing else of the caller's environment (a cache or telemetry setting, CI's
+// variables) reaches the process.
 func CleanEnv(extra ...string) []string {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	return append(env, extra...)
-}
-
-// WaitHTTP polls url every 100 ms until it answers 2xx, p ends, ctx ends or limit passes.
-func WaitHTTP(ctx context.Context, p *Proc, url string, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	client := httpClient(time.Second)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if answered(ctx, client, url) {
-			return nil
-		}
-		select {
-		case <-p.Done():
-			return fmt.Errorf("%s exited before %s answered: %v (log: %s)", p.Name, url, p.Err(), p.Log)
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %s did not answer within %s: %w (log: %s)", p.Name, url, limit, ctx.Err(), p.Log)
-		case <-tick.C:
-		}
-	}
 }
 
 // ModuleRoot is the nearest directory holding go.mod at or above the working directory: run a

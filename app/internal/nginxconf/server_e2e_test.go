@@ -21,13 +21,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // nginxBin returns NGINX_BIN, skipping the test without it (failing under CI).
 func nginxBin(t *testing.T) string {
 	t.Helper()
-	return proctest.Tool(t, "NGINX_BIN", "")
+	return lab.Tool(t, "NGINX_BIN", "")
 }
 
 // freeAddr returns a 127.0.0.1 address nothing listens on now.

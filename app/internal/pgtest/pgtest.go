@@ -20,7 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // Options say how to run a cluster.
@@ -45,7 +45,7 @@ type Cluster struct {
 	bin  string // the directory of initdb, postgres, pg_ctl and pg_basebackup
 	dir  string // owns the data directory and the socket
 	cred *syscall.Credential
-	proc *proctest.Proc
+	proc *lab.Proc
 	// standby is true for a replica made by Replica.
 	standby bool
 }
@@ -103,7 +103,7 @@ func newCluster(ctx context.Context, t testing.TB, opts Options) *Cluster {
 		}
 	}
 	c.dir = dir
-	c.Port = proctest.FreePort(t)
+	c.Port = lab.MustFreePort(t)
 	return c
 }
 
@@ -115,18 +115,17 @@ func (c *Cluster) URL(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.Port, db)
 }
 
-// spec is how to run one of the cluster's binaries, as the cluster's user, in its directory.
-func (c *Cluster) spec(name, tool string, args ...string) proctest.Spec {
-	return proctest.Spec{Name: name, LogDir: c.opts.LogDir, Env: proctest.BaseEnv(), Bin: filepath.Join(c.bin, tool),
-		Args: args, WorkDir: c.dir, Cred: c.cred, StopTimeout: 15 * time.Second}
+// spec is how to run one of the cluster's binaries, as the cluster's user, in its directory, its
+// output appended to LogDir/<name>.log.
+func (c *Cluster) spec(name, tool string, args ...string) lab.Spec {
+	return lab.Spec{Name: name, Log: filepath.Join(c.opts.LogDir, name+".log"), Append: true, Env: lab.CleanEnv(),
+		Bin: filepath.Join(c.bin, tool), Args: args, Dir: c.dir, Cred: c.cred, StopTimeout: 15 * time.Second}
 }
 
 // run runs a short command to completion within limit, failing the test on error.
 func (c *Cluster) run(limit time.Duration, tool string, args ...string) {
 	c.t.Helper()
-	if out, err := proctest.Run(c.ctx, limit, c.spec(tool, tool, args...)); err != nil {
-		c.t.Fatalf("%s: %v\n%s", tool, err, out)
-	}
+	lab.MustRun(c.ctx, c.t, limit, c.spec(tool, tool, args...))
 }
 
 // Start runs the server and waits until it accepts connections (again, after Kill). fsync is
@@ -140,24 +139,22 @@ func (c *Cluster) Start() {
 	for _, kv := range c.opts.Settings {
 		args = append(args, "-c", kv)
 	}
-	c.proc = proctest.Start(c.ctx, c.t, c.spec(c.opts.Name, "postgres", args...))
+	spec := c.spec(c.opts.Name, "postgres", args...)
 	// Smart shutdown (SIGTERM) would wait for the clients' connections: stop at once.
-	c.proc.StopSignal = syscall.SIGQUIT
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conn, err := pgx.Connect(c.ctx, c.URL("postgres"))
-		if err == nil {
-			conn.Close(c.ctx)
-			return
-		}
+	spec.StopSignal = syscall.SIGQUIT
+	c.proc = lab.MustStart(c.ctx, c.t, spec)
+	lab.WaitFor(c.t, c.opts.Name+" to accept connections", func() bool {
 		if c.proc.Exited() {
-			c.t.Fatalf("%s exited during start-up (%v):\n%s", c.opts.Name, c.proc.Err, c.proc.Tail(20))
+			c.t.Fatalf("%s exited during start-up (%v):\n%s", c.opts.Name, c.proc.Err(), c.proc.Tail(20))
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("%s not accepting connections within 30 s: %v\n%s", c.opts.Name, err, c.proc.Tail(20))
+		conn, err := pgx.Connect(c.ctx, c.URL("postgres"))
+		if err != nil {
+			time.Sleep(50 * time.Millisecond) // a connection per try: not every 5 ms
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		conn.Close(c.ctx)
+		return true
+	})
 }
 
 // Kill stops the server the way a crash would: `pg_ctl stop -m immediate` (every backend is
@@ -165,11 +162,7 @@ func (c *Cluster) Start() {
 func (c *Cluster) Kill() {
 	c.t.Helper()
 	c.run(30*time.Second, "pg_ctl", "stop", "-D", c.Data(), "-m", "immediate", "-w")
-	select {
-	case <-c.proc.Done():
-	case <-time.After(10 * time.Second):
-		c.t.Fatalf("%s still running 10 s after pg_ctl stop -m immediate", c.opts.Name)
-	}
+	lab.WaitClosed(c.t, c.opts.Name+" to exit after pg_ctl stop -m immediate", c.proc.Done())
 }
 
 // Connect opens a connection to database db, failing the test when it cannot.
@@ -251,7 +244,7 @@ func BinDir(t testing.TB) string {
 	}
 	for _, tool := range []string{"initdb", "postgres", "pg_ctl", "pg_basebackup"} {
 		if st, err := os.Stat(filepath.Join(dir, tool)); dir == "" || err != nil || st.Mode()&0o111 == 0 {
-			Missing(t, "PostgreSQL server binaries not found (PG_BIN=%q, /usr/lib/postgresql/*/bin): %s is missing", dir, tool)
+			lab.Missing(t, "PostgreSQL server binaries not found (PG_BIN=%q, /usr/lib/postgresql/*/bin): %s is missing", dir, tool)
 		}
 	}
 	return dir
@@ -272,20 +265,9 @@ func Credential(t testing.TB) *syscall.Credential {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		Missing(t, "running as root, and PostgreSQL refuses root: no user postgres to run it as (%v)", err)
+		lab.Missing(t, "running as root, and PostgreSQL refuses root: no user postgres to run it as (%v)", err)
 	}
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-}
-
-// Missing skips the test for want of a tool, or fails it when CI is set: CI must never pass by
-// skipping.
-func Missing(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s (CI is set, so this fails)", msg)
-	}
-	t.Skipf("%s (set CI to make this fail)", msg)
 }

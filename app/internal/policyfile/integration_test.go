@@ -13,7 +13,7 @@ import (
 
 	"github.com/product-service-lab/product-service/app/internal/cache"
 	"github.com/product-service-lab/product-service/app/internal/catalog/pgstore"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -48,7 +48,7 @@ func TestWatchRealCache(t *testing.T) {
 		done := make(chan struct{})
 		go func() { s.Run(ctx); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
-		proctest.WaitFor(t, "cache ready", func() bool { return s.Ready(ctx) == nil })
+		lab.WaitFor(t, "cache ready", func() bool { return s.Ready(ctx) == nil })
 		return s
 	}
 	watching, other := instance(), instance()
@@ -66,15 +66,15 @@ func TestWatchRealCache(t *testing.T) {
 	both := func(want cache.Policy) func() bool {
 		return func() bool { return watching.Policy() == want && other.Policy() == want }
 	}
-	proctest.WaitFor(t, "the start-up file on both instances", both(mustPreset(t, "two-level")))
+	lab.WaitFor(t, "the start-up file on both instances", both(mustPreset(t, "two-level")))
 
 	l.write(t, "preset: full\nttl: 90s\nserializer: msgpack\n")
 	want := mustPreset(t, "full")
 	want.TTL, want.Serializer, want.Preset = cache.Duration(90*time.Second), cache.SerializerMsgpack, "custom"
-	proctest.WaitFor(t, "the update on both instances", both(want))
+	lab.WaitFor(t, "the update on both instances", both(want))
 
 	l.write(t, "preset: full\nttl: 90\n")
-	proctest.WaitFor(t, "the refusal counted", func() bool { return m.count(resultInvalid) == 1 })
+	lab.WaitFor(t, "the refusal counted", func() bool { return m.count(resultInvalid) == 1 })
 	if diff := cmp.Diff(want, watching.Policy()); diff != "" {
 		t.Errorf("after an invalid file (-want +got):\n%s", diff)
 	}

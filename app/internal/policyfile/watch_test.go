@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/product-service-lab/product-service/app/internal/cache"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // holder is a Target that keeps the policy as the cache does (cache.Apply on the policy in force)
@@ -170,12 +170,12 @@ func TestWatchAppliesChanges(t *testing.T) {
 			l.write(t, "preset: two-level\nlocal_ttl: 5s\n")
 			want := mustPreset(t, "two-level")
 			want.LocalTTL, want.Preset = cache.Duration(5*time.Second), "custom"
-			proctest.WaitFor(t, "the change applied", func() bool { return s.target.Policy() == want })
+			lab.WaitFor(t, "the change applied", func() bool { return s.target.Policy() == want })
 
 			// Removing a key returns it to its start-up value: the file is the policy.
 			l.write(t, "preset: two-level\n")
 			// The policy is stored before the reload is counted: wait for both.
-			proctest.WaitFor(t, "the second change applied and counted", func() bool {
+			lab.WaitFor(t, "the second change applied and counted", func() bool {
 				return s.target.Policy().Preset == "two-level" && s.count(resultApplied) >= 3
 			})
 			if got := s.count(resultApplied); got != 3 {
@@ -194,7 +194,7 @@ func TestWatchRefusesInvalidFile(t *testing.T) {
 			s := start(t, l, "preset: naive\n")
 			for i, bad := range []string{"ttl: 60\n", "preset: fastest\n", "- not\n- an object\n"} {
 				l.write(t, bad)
-				proctest.WaitFor(t, "the refusal counted", func() bool { return s.count(resultInvalid) == float64(i+1) })
+				lab.WaitFor(t, "the refusal counted", func() bool { return s.count(resultInvalid) == float64(i+1) })
 				if got := s.target.Policy().Preset; got != "naive" {
 					t.Fatalf("after %q the policy is %s, want naive (kept)", bad, got)
 				}
@@ -204,7 +204,7 @@ func TestWatchRefusesInvalidFile(t *testing.T) {
 			}
 			// Fixing the file applies it.
 			l.write(t, "preset: full\n")
-			proctest.WaitFor(t, "the fixed file applied", func() bool { return s.target.Policy().Preset == "full" })
+			lab.WaitFor(t, "the fixed file applied", func() bool { return s.target.Policy().Preset == "full" })
 		})
 	}
 }
@@ -220,7 +220,7 @@ func TestWatchSkipsUnchangedPolicy(t *testing.T) {
 			}
 			// Same policy, other text: a comment and JSON instead of YAML.
 			l.write(t, "# rewritten\n{\"ttl\": \"1m\", \"preset\": \"naive\"}\n")
-			proctest.WaitFor(t, "the unchanged reload counted", func() bool { return s.count(resultUnchanged) == 1 })
+			lab.WaitFor(t, "the unchanged reload counted", func() bool { return s.count(resultUnchanged) == 1 })
 			if got := s.target.setCount(); got != sets+1 {
 				t.Errorf("SetPolicy calls = %d, want %d (only the admin change)", got, sets+1)
 			}
@@ -285,7 +285,7 @@ func TestWatchStopsWithContext(t *testing.T) {
 	cancel()
 	stopped := make(chan struct{})
 	go func() { stop(); close(stopped) }()
-	proctest.WaitClosed(t, "stop to return once the context ended", stopped)
+	lab.WaitClosed(t, "stop to return once the context ended", stopped)
 	if diff := cmp.Diff(mustPreset(t, "protected"), target.Policy()); diff != "" {
 		t.Errorf("{} changed the policy (-want +got):\n%s", diff)
 	}

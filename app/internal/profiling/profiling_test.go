@@ -24,7 +24,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/profiling"
 )
 
@@ -224,12 +224,12 @@ func TestStopHonoursItsDeadline(t *testing.T) {
 		err := p.Stop(ctx)
 		stopped.Store(&err)
 	}()
-	proctest.WaitClosed(t, "the flush to reach the server", arrived)
+	lab.WaitClosed(t, "the flush to reach the server", arrived)
 	if stopped.Load() != nil {
 		t.Fatal("Stop returned while its upload was still waiting for the server")
 	}
 	cancel()
-	proctest.WaitFor(t, "Stop to return once its context ended", func() bool { return stopped.Load() != nil })
+	lab.WaitFor(t, "Stop to return once its context ended", func() bool { return stopped.Load() != nil })
 	if err := *stopped.Load(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Stop = %v, want the context's error while the server never answered", err)
 	}

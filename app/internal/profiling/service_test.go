@@ -6,22 +6,19 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/pprof/profile"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
@@ -40,23 +37,26 @@ func TestServiceProfiles(t *testing.T) {
 	}
 	db := testdb.New(t)
 	redisAddr := testdb.RedisAddr(t)
-	bin := proctest.ServiceBinary(t)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "DATABASE_URL=" + db.URL,
+	base := lab.Service{Bin: lab.MustServiceBinary(t), LogDir: t.TempDir(), Env: []string{"DATABASE_URL=" + db.URL,
 		"REDIS_ADDR=" + redisAddr, "APP_ENV=test", "LOG_LEVEL=warn", "CACHE_PRESET=none",
-		fmt.Sprintf("CACHE_NAMESPACE=profiling-%d", os.Getpid())}
-	seed := exec.Command(bin, "seed", "--products", "200")
-	seed.Env = env
-	if out, err := seed.CombinedOutput(); err != nil {
-		t.Fatalf("seed: %v\n%s", err, out)
+		fmt.Sprintf("CACHE_NAMESPACE=profiling-%d", os.Getpid())}}
+	if err := base.Prepare(lab.Context(t), db.URL, 200); err != nil {
+		t.Fatal(err)
+	}
+	// with is the service with more variables.
+	with := func(env ...string) *lab.Service {
+		s := base
+		s.Env = append(slices.Clone(base.Env), env...)
+		return &s
 	}
 
 	t.Run("pprof CPU profile", func(t *testing.T) {
-		pprofAddr := freeAddr(t)
-		svc := startService(t, bin, append(env, "PPROF_ADDR="+pprofAddr))
+		pprofAddr := lab.MustFreeAddr(t)
+		svc := lab.MustStartService(lab.Context(t), t, with("PPROF_ADDR="+pprofAddr), "pprof", "")
 		ctx, stopLoad := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for w := range 4 {
-			wg.Go(func() { load(ctx, svc.base, w) })
+			wg.Go(func() { load(ctx, svc.Base, w) })
 		}
 		resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/profile?seconds=2")
 		stopLoad()
@@ -82,7 +82,7 @@ func TestServiceProfiles(t *testing.T) {
 		}
 		t.Logf("captured %d samples over %s; this module's top functions (cumulative samples): %s",
 			len(p.Sample), time.Duration(p.DurationNanos), strings.Join(top[:min(5, len(top))], ", "))
-		svc.stop(t)
+		stop(t, svc)
 	})
 
 	t.Run("pushed profiles carry span ids", func(t *testing.T) {
@@ -91,16 +91,16 @@ func TestServiceProfiles(t *testing.T) {
 			_, _ = io.Copy(io.Discard, r.Body) // OTLP/HTTP: accept and drop
 		}))
 		t.Cleanup(spans.Close)
-		svc := startService(t, bin, append(env, "PYROSCOPE_URL="+ingestURL, "PYROSCOPE_UPLOAD_RATE=1s",
-			"OTEL_EXPORTER_OTLP_ENDPOINT="+spans.URL))
+		svc := lab.MustStartService(lab.Context(t), t, with("PYROSCOPE_URL="+ingestURL, "PYROSCOPE_UPLOAD_RATE=1s",
+			"OTEL_EXPORTER_OTLP_ENDPOINT="+spans.URL), "pyroscope", "")
 		ctx, stopLoad := context.WithTimeout(context.Background(), 2*time.Second)
 		defer stopLoad()
 		var wg sync.WaitGroup
 		for w := range 4 {
-			wg.Go(func() { load(ctx, svc.base, w) })
+			wg.Go(func() { load(ctx, svc.Base, w) })
 		}
 		wg.Wait()
-		svc.stop(t) // flushes the last profiles
+		stop(t, svc) // flushes the last profiles
 
 		var cpu, labelled int
 		for _, u := range in.received() {
@@ -118,7 +118,7 @@ func TestServiceProfiles(t *testing.T) {
 			}
 		}
 		if cpu == 0 {
-			t.Fatalf("the service pushed no CPU profile to PYROSCOPE_URL\n%s", svc.logs.String())
+			t.Fatalf("the service pushed no CPU profile to PYROSCOPE_URL\n%s", svc.Tail(50))
 		}
 		if labelled == 0 {
 			t.Error("no pushed CPU sample carries a span_id label: traces would not lead to profiles")
@@ -127,60 +127,11 @@ func TestServiceProfiles(t *testing.T) {
 	})
 }
 
-// service is a running `product-service serve`.
-type service struct {
-	base   string
-	cmd    *exec.Cmd
-	exited chan error
-	logs   *lockedBuffer
-}
-
-// startService runs `bin serve` on a free port with env and waits until it is ready; it is killed
-// at cleanup if still running.
-func startService(t *testing.T, bin string, env []string) *service {
+// stop sends SIGTERM and expects a clean exit.
+func stop(t *testing.T, svc *lab.Replica) {
 	t.Helper()
-	addr := freeAddr(t)
-	s := &service{base: "http://" + addr, cmd: exec.Command(bin, "serve"), exited: make(chan error, 1), logs: &lockedBuffer{}}
-	s.cmd.Env = append(slices.Clone(env), "HTTP_ADDR="+addr)
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { s.exited <- s.cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Kill()
-		<-done
-	})
-	proctest.WaitFor(t, s.base+" to be ready", func() bool {
-		select {
-		case err := <-s.exited:
-			t.Fatalf("serve exited during start-up: %v\n%s", err, s.logs.String())
-		default:
-		}
-		resp, err := http.Get(s.base + "/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return s
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (s *service) stop(t *testing.T) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-s.exited:
-		if err != nil {
-			t.Fatalf("serve exited with %v\n%s", err, s.logs.String())
-		}
-	case <-proctest.Context(t).Done():
-		t.Fatalf("serve had not stopped at the test's deadline\n%s", s.logs.String())
+	if err := svc.Stop(); err != nil || svc.Err() != nil {
+		t.Fatalf("serve did not exit cleanly on SIGTERM: %v, %v\n%s", err, svc.Err(), svc.Tail(50))
 	}
 }
 
@@ -221,36 +172,8 @@ func topFunctions(p *profile.Profile, prefix string) []string {
 	return names
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// lockedBuffer collects a process's output, safe to read while it writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	proctest.RemoveServiceBinary()
+	lab.RemoveServiceBinary()
 	os.Exit(code)
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,7 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // Mode names a topology, as the service's configuration selects it.
@@ -57,11 +56,11 @@ type Topology struct {
 // Node is one server process.
 type Node struct {
 	Addr string
-	Proc *proctest.Proc
+	Proc *lab.Proc
 }
 
 // Kill ends the server with SIGKILL, as a crash or a lost machine would.
-func (n *Node) Kill() { n.Proc.Kill() }
+func (n *Node) Kill() { _ = n.Proc.Kill() }
 
 // SentinelOptions shape a Sentinel set-up.
 type SentinelOptions struct {
@@ -105,7 +104,7 @@ func StartCluster(t testing.TB, masters int) *Topology {
 	tp := &Topology{Mode: Cluster}
 	for i := range masters {
 		name := "cluster-" + strconv.Itoa(i)
-		busPort := proctest.FreePort(t)
+		busPort := lab.MustFreePort(t)
 		n := startServer(t, dir, name, "--cluster-enabled", "yes",
 			"--cluster-config-file", filepath.Join(dir, name+"-nodes.conf"),
 			"--cluster-port", strconv.Itoa(busPort), "--cluster-node-timeout", "2000")
@@ -117,10 +116,8 @@ func StartCluster(t testing.TB, masters int) *Topology {
 	}
 	args := append([]string{"--cluster", "create"}, tp.Addrs...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := proctest.Run(context.Background(), startLimit, proctest.Spec{
-		Bin: cli, Args: args, Env: proctest.BaseEnv(), WorkDir: dir}); err != nil {
-		t.Fatalf("redistest: create the cluster: %v\n%s", err, out)
-	}
+	lab.MustRun(context.Background(), t, startLimit, lab.Spec{Name: "redistest: create the cluster", Bin: cli, Args: args,
+		Env: lab.CleanEnv(), Dir: dir})
 	for _, n := range tp.Nodes {
 		waitFor(t, n, "cluster_state:ok", func(ctx context.Context, c *redis.Client) error {
 			info, err := c.ClusterInfo(ctx).Result()
@@ -168,7 +165,7 @@ func StartSentinel(t testing.TB, opts SentinelOptions) *Topology {
 	}
 	for i := range opts.Sentinels {
 		name := "sentinel-" + strconv.Itoa(i)
-		sport := proctest.FreePort(t)
+		sport := lab.MustFreePort(t)
 		conf := filepath.Join(dir, name+".conf")
 		body := strings.Join([]string{
 			"bind 127.0.0.1", "port " + strconv.Itoa(sport), "protected-mode no", "dir " + dir,
@@ -182,8 +179,8 @@ func StartSentinel(t testing.TB, opts SentinelOptions) *Topology {
 		}
 		bin := tool(t, "redis-server", "REDIS_SERVER")
 		n := &Node{Addr: "127.0.0.1:" + strconv.Itoa(sport)}
-		n.Proc = proctest.Start(context.Background(), t, proctest.Spec{
-			Name: name, LogDir: dir, Env: proctest.BaseEnv(), Bin: bin, WorkDir: dir,
+		n.Proc = lab.MustStart(context.Background(), t, lab.Spec{
+			Name: name, Log: filepath.Join(dir, name+".log"), Append: true, Env: lab.CleanEnv(), Bin: bin, Dir: dir,
 			Args: []string{conf, "--sentinel"}, StopTimeout: 5 * time.Second,
 		})
 		tp.Sentinels = append(tp.Sentinels, n)
@@ -271,12 +268,12 @@ func (tp *Topology) MasterAddr(ctx context.Context) (string, error) {
 func startServer(t testing.TB, dir, name string, extra ...string) *Node {
 	t.Helper()
 	bin := tool(t, "redis-server", "REDIS_SERVER")
-	port := proctest.FreePort(t)
+	port := lab.MustFreePort(t)
 	n := &Node{Addr: "127.0.0.1:" + strconv.Itoa(port)}
 	args := append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
 		"--dir", dir, "--dbfilename", name + ".rdb", "--protected-mode", "no", "--loglevel", "warning"}, extra...)
-	n.Proc = proctest.Start(context.Background(), t, proctest.Spec{
-		Name: name, LogDir: dir, Env: proctest.BaseEnv(), Bin: bin, Args: args, WorkDir: dir,
+	n.Proc = lab.MustStart(context.Background(), t, lab.Spec{
+		Name: name, Log: filepath.Join(dir, name+".log"), Append: true, Env: lab.CleanEnv(), Bin: bin, Args: args, Dir: dir,
 		StopTimeout: 5 * time.Second,
 	})
 	return n
@@ -303,7 +300,7 @@ func waitFor(t testing.TB, n *Node, what string, check func(context.Context, *re
 			return
 		}
 		if n.Proc.Exited() {
-			t.Fatalf("redistest: %s exited (%v) before %s:\n%s", n.Proc.Name, n.Proc.Err, what, n.Proc.Tail(20))
+			t.Fatalf("redistest: %s exited (%v) before %s:\n%s", n.Proc.Name, n.Proc.Err(), what, n.Proc.Tail(20))
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("redistest: %s at %s: no %s within %s: %v\n%s", n.Proc.Name, n.Addr, what, startLimit, err,
@@ -313,20 +310,9 @@ func waitFor(t testing.TB, n *Node, what string, check func(context.Context, *re
 	}
 }
 
-// tool finds a binary on the PATH, or at the path env names; without it the test is skipped, or
-// fails when CI is set.
+// tool finds a binary at the path env names, or on the PATH (lab.Tool): without it the test is
+// skipped, or fails when CI is set.
 func tool(t testing.TB, name, env string) string {
 	t.Helper()
-	if p := os.Getenv(env); p != "" {
-		return p
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		msg := fmt.Sprintf("redistest: %s is not on the PATH and %s is not set", name, env)
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s (CI is set, so this fails)", msg)
-		}
-		t.Skipf("%s (set CI to make this fail)", msg)
-	}
-	return p
+	return lab.Tool(t, env, name)
 }

@@ -7,14 +7,14 @@ import (
 	"testing"
 
 	"github.com/product-service-lab/product-service/app/internal/config"
-	"github.com/product-service-lab/product-service/app/internal/pgtest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // makeOutput runs make in the repository root with args (-n for a dry run) and returns its output.
 func makeOutput(t *testing.T, args ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("make"); err != nil {
-		pgtest.Missing(t, "make is not installed: %v", err)
+		lab.Missing(t, "make is not installed: %v", err)
 	}
 	cmd := exec.Command("make", append([]string{"-s", "--no-print-directory"}, args...)...)
 	cmd.Dir = repoRoot

@@ -14,8 +14,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/product-service-lab/product-service/app/internal/lab"
 	"github.com/product-service-lab/product-service/app/internal/pgtest"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
 )
 
 // TestComposeReplicaWiring: the replica runs the repository's entry point against the primary,
@@ -109,19 +109,17 @@ func TestReplicaEntrypointNatively(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := proctest.FreePort(t)
+	port := lab.MustFreePort(t)
 	logs := t.TempDir()
-	run := func() *proctest.Proc {
-		p := proctest.Start(ctx, t, proctest.Spec{Name: "replica", LogDir: logs, Bin: "/bin/sh",
+	run := func() *lab.Proc {
+		return lab.MustStart(ctx, t, lab.Spec{Name: "replica", Log: filepath.Join(logs, "replica.log"), Append: true, Bin: "/bin/sh",
 			Args: []string{script, "-p", strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1",
 				"-c", "unix_socket_directories=" + dir, "-c", "fsync=off",
 				// A hot standby needs at least the primary's max_connections (pgtest sets 200).
 				"-c", "max_connections=200"},
-			Env: proctest.BaseEnv("PATH="+pgtest.BinDir(t)+":/usr/bin:/bin", "PGDATA="+data,
+			Env: lab.CleanEnv("PATH="+pgtest.BinDir(t)+":/usr/bin:/bin", "PGDATA="+data,
 				"PRIMARY_HOST=127.0.0.1", "PRIMARY_PORT="+strconv.Itoa(primary.Port), "REPLICATION_USER=postgres"),
-			WorkDir: dir, Cred: cred})
-		p.StopSignal = syscall.SIGQUIT // PostgreSQL's immediate shutdown
-		return p
+			Dir: dir, Cred: cred, StopSignal: syscall.SIGQUIT}) // SIGQUIT: PostgreSQL's immediate shutdown
 	}
 	url := "postgres://postgres@127.0.0.1:" + strconv.Itoa(port) + "/products?sslmode=disable"
 
@@ -141,7 +139,7 @@ func TestReplicaEntrypointNatively(t *testing.T) {
 }
 
 // waitMarks waits until the replica at url is a hot standby holding n rows of marks.
-func waitMarks(ctx context.Context, t *testing.T, p *proctest.Proc, url string, n int) {
+func waitMarks(ctx context.Context, t *testing.T, p *lab.Proc, url string, n int) {
 	t.Helper()
 	var last string
 	t.Cleanup(func() {
@@ -149,9 +147,9 @@ func waitMarks(ctx context.Context, t *testing.T, p *proctest.Proc, url string, 
 			t.Logf("the replica's last answer when waiting for %d rows: %s\n%s", n, last, p.Tail(30))
 		}
 	})
-	proctest.WaitFor(t, "the replica to hold the marks as a hot standby", func() bool {
+	lab.WaitFor(t, "the replica to hold the marks as a hot standby", func() bool {
 		if p.Exited() {
-			t.Fatalf("the replica exited (%v):\n%s", p.Err, p.Tail(30))
+			t.Fatalf("the replica exited (%v):\n%s", p.Err(), p.Tail(30))
 		}
 		conn, err := pgx.Connect(ctx, url)
 		if err == nil {

@@ -130,3 +130,9 @@ func newSpanID() (id trace.SpanID) {
 	}
 	return id
 }
+
+// Propagator carries W3C tracecontext and baggage across HTTP hops: the one propagator of the
+// service (the router's otelgin middleware and the head sampler both extract with it).
+func Propagator() propagation.TextMapPropagator {
+	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+}

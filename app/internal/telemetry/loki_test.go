@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sirupsen/logrus"
 
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // fakeLoki records pushes; failFirst makes the first n pushes answer 500.
@@ -165,13 +165,13 @@ func TestLokiShipperNeverBlocksAndCountsDrops(t *testing.T) {
 			returned.Add(1)
 		}
 	}()
-	proctest.WaitFor(t, "5,000 writes to return while Loki is stuck (a Write blocks)", func() bool { return returned.Load() == flood })
+	lab.WaitFor(t, "5,000 writes to return while Loki is stuck (a Write blocks)", func() bool { return returned.Load() == flood })
 	if dropped := dropped(ship, SinkLoki, DropQueueFull); dropped != flood-queue {
 		t.Errorf("dropped %v lines while Loki was stuck, want %d: all but the queue's %d", dropped, flood-queue, queue)
 	}
 
 	released()
-	if err := ship.Shutdown(proctest.Context(t)); err != nil {
+	if err := ship.Shutdown(lab.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	if sent := testutil.ToFloat64(ship.metrics.sent); sent != 1+queue {

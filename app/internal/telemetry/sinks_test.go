@@ -23,8 +23,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	"github.com/product-service-lab/product-service/app/internal/pgtest"
-	"github.com/product-service-lab/product-service/app/internal/proctest"
+	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
 // syncBuffer is a bytes.Buffer that a sink's goroutine and the test may share.
@@ -137,9 +136,9 @@ func TestStdoutBlockedOthersKeepEveryLine(t *testing.T) {
 		}
 		close(returned)
 	}()
-	proctest.WaitClosed(t, "every write into the logger to return while stdout is blocked", returned)
-	proctest.WaitFor(t, "the file to hold every line", func() bool { return len(fileLines(t, path)) == lines })
-	proctest.WaitFor(t, "Loki to receive every line", func() bool { n, _ := loki.lines(); return n == lines })
+	lab.WaitClosed(t, "every write into the logger to return while stdout is blocked", returned)
+	lab.WaitFor(t, "the file to hold every line", func() bool { return len(fileLines(t, path)) == lines })
+	lab.WaitFor(t, "Loki to receive every line", func() bool { n, _ := loki.lines(); return n == lines })
 
 	full := dropped(out, SinkStdout, DropQueueFull)
 	if full == 0 {
@@ -180,7 +179,7 @@ func TestStdoutBlockedOthersKeepEveryLine(t *testing.T) {
 		}
 	}
 	_ = r.Close() // the blocked write fails (EPIPE): the sink's goroutine ends
-	proctest.WaitClosed(t, "the stdout sink to end once its pipe broke", out.sinks[0].done)
+	lab.WaitClosed(t, "the stdout sink to end once its pipe broke", out.sinks[0].done)
 }
 
 // fillPipe writes exactly what the pipe holds: the next write blocks until someone reads.
@@ -215,14 +214,14 @@ func TestFileSinkRecoversTheFile(t *testing.T) {
 			for range 5 {
 				log.Info("before")
 			}
-			proctest.WaitFor(t, "5 lines in the file", func() bool { return len(fileLines(t, path)) == 5 })
+			lab.WaitFor(t, "5 lines in the file", func() bool { return len(fileLines(t, path)) == 5 })
 			if err := tt.do(path); err != nil {
 				t.Fatal(err)
 			}
 			for range 5 {
 				log.Info("after")
 			}
-			proctest.WaitFor(t, "the 5 lines after it in a file at the path", func() bool { return len(fileLines(t, path)) == 5 })
+			lab.WaitFor(t, "the 5 lines after it in a file at the path", func() bool { return len(fileLines(t, path)) == 5 })
 			for _, l := range fileLines(t, path) {
 				if l["msg"] != "after" {
 					t.Errorf("line %v in the file at the path, want only the lines written after", l)
@@ -240,7 +239,7 @@ func TestFileSinkRecoversTheFile(t *testing.T) {
 func TestFileSinkDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir).CombinedOutput(); err != nil {
-		pgtest.Missing(t, "cannot mount a small tmpfs (root needed): %v %s", err, out)
+		lab.Missing(t, "cannot mount a small tmpfs (root needed): %v %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
 	loki := &fakeLoki{}
@@ -258,11 +257,11 @@ func TestFileSinkDiskFull(t *testing.T) {
 	for i := range lost {
 		log.WithField("i", i).Info("disk full")
 	}
-	proctest.WaitFor(t, "every line to the full disk counted as write_error", func() bool {
+	lab.WaitFor(t, "every line to the full disk counted as write_error", func() bool {
 		return dropped(out, SinkFile, DropWriteError) == lost
 	})
-	proctest.WaitFor(t, "stdout to get every line", func() bool { return countLines(stdout.String()) == lost })
-	proctest.WaitFor(t, "Loki to get every line", func() bool { n, _ := loki.lines(); return n == lost })
+	lab.WaitFor(t, "stdout to get every line", func() bool { return countLines(stdout.String()) == lost })
+	lab.WaitFor(t, "Loki to get every line", func() bool { n, _ := loki.lines(); return n == lost })
 	reps := stderr.reports(t, SinkFile)
 	if len(reps) != 1 || reps[0].Reason != DropWriteError || !strings.Contains(reps[0].Error, "no space left on device") {
 		t.Errorf("stderr said %+v about the file, want one write_error line naming ENOSPC", reps)
@@ -274,7 +273,7 @@ func TestFileSinkDiskFull(t *testing.T) {
 	for range 10 {
 		log.Info("space again")
 	}
-	proctest.WaitFor(t, "the file to take lines again", func() bool { return len(fileLines(t, path)) == 10 })
+	lab.WaitFor(t, "the file to take lines again", func() bool { return len(fileLines(t, path)) == 10 })
 	if n := dropped(out, SinkFile, DropWriteError); n != lost {
 		t.Errorf("write errors %v after space was freed, want still %d", n, lost)
 	}
@@ -329,7 +328,7 @@ func TestLokiFailuresCountedAndSaid(t *testing.T) {
 			for range lines {
 				log.Info("hello")
 			}
-			if err := out.Shutdown(proctest.Context(t)); err != nil {
+			if err := out.Shutdown(lab.Context(t)); err != nil {
 				t.Fatal(err)
 			}
 			if got := dropped(out, SinkLoki, tt.dropReason); got != lines {
@@ -410,7 +409,7 @@ func TestStdoutWritesWaitingLinesTogether(t *testing.T) {
 	g := &gatedWriter{entered: make(chan struct{}), release: make(chan struct{})}
 	log, out, _ := pipeline(t, g, LogOptions{QueueLines: 100}, LokiOptions{})
 	log.Info("first")
-	proctest.WaitClosed(t, "the first write to start", g.entered)
+	lab.WaitClosed(t, "the first write to start", g.entered)
 	for i := range 9 {
 		log.WithField("i", i).Info("waiting")
 	}

@@ -9,12 +9,10 @@ import (
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // TracingOptions are the standard OTEL_* settings the service honours.
@@ -32,16 +30,13 @@ type TracingOptions struct {
 	Spans *SpanCounter
 }
 
-// Propagator carries W3C tracecontext and baggage across HTTP hops.
-func Propagator() propagation.TextMapPropagator {
-	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-}
-
 // NewTracerProvider returns the provider spans come from, and its shutdown (which flushes).
-// Without an endpoint tracing is off: a no-op provider, no error.
+// Without an endpoint tracing is off: a nil provider, no error. nil is the one way the service
+// says "off": every seam given a nil provider adds no instrumentation at all (rather than no-op
+// spans on every call).
 func NewTracerProvider(ctx context.Context, opts TracingOptions) (trace.TracerProvider, func(context.Context) error, error) {
 	if opts.Endpoint == "" {
-		return noop.NewTracerProvider(), func(context.Context) error { return nil }, nil
+		return nil, func(context.Context) error { return nil }, nil
 	}
 	sampler, err := Sampler(opts.Sampler, opts.SamplerArg)
 	if err != nil {
