@@ -24,26 +24,9 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
-// nginxBin returns NGINX_BIN, skipping the test without it (failing under CI).
-func nginxBin(t *testing.T) string {
-	t.Helper()
-	return lab.Tool(t, "NGINX_BIN", "")
-}
-
-// freeAddr returns a 127.0.0.1 address nothing listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestNginxCheck: `nginx -t` accepts both rendered configurations.
 func TestNginxCheck(t *testing.T) {
-	bin := nginxBin(t)
+	bin := lab.Tool(t, "NGINX_BIN", "")
 	edge, err := Edge(repoFile(t, EdgeFile), EdgeAddrs{Listen: "127.0.0.1:1", Status: "127.0.0.1:2", Upstream: "127.0.0.1:3"})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +50,7 @@ func TestNginxCheck(t *testing.T) {
 // balancer spreads over all three, the edge caches a product read for its Cache-Control max-age
 // and logs one JSON line a request, and Stop ends both.
 func TestNginxServers(t *testing.T) {
-	bin := nginxBin(t)
+	bin := lab.Tool(t, "NGINX_BIN", "")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var ups []string
@@ -81,7 +64,7 @@ func TestNginxServers(t *testing.T) {
 		ups = append(ups, strings.TrimPrefix(srv.URL, "http://"))
 	}
 
-	bl, bs := freeAddr(t), freeAddr(t)
+	bl, bs := lab.MustFreeAddr(t), lab.MustFreeAddr(t)
 	conf, err := Balancer(repoFile(t, BalancerFile), BalancerAddrs{Listen: bl, Status: bs, Upstreams: ups})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +74,7 @@ func TestNginxServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { balancer.Stop(); balancer.Remove() })
-	el, es := freeAddr(t), freeAddr(t)
+	el, es := lab.MustFreeAddr(t), lab.MustFreeAddr(t)
 	if conf, err = Edge(repoFile(t, EdgeFile), EdgeAddrs{Listen: el, Status: es, Upstream: bl}); err != nil {
 		t.Fatal(err)
 	}
