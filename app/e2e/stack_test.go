@@ -17,6 +17,13 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/testdb"
 )
 
+// TestMain deletes the service binary lab.MustServiceBinary built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	lab.RemoveServiceBinary()
+	os.Exit(code)
+}
+
 // TestStack runs the whole stack natively and proves its telemetry (see the package doc).
 func TestStack(t *testing.T) {
 	began := time.Now()
