@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// query is one expression of app/internal/dashtest's list (TestWriteQueryList).
+// query is one expression of app/internal/dashtest's list (dashtest.Queries).
 type query struct {
 	Source     string `json:"source"`
 	Title      string `json:"title"`
