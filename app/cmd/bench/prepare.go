@@ -15,12 +15,8 @@ import (
 	"github.com/product-service-lab/product-service/app/internal/lab"
 )
 
-// Time bounds of the preparation steps.
-const (
-	buildTimeout   = 20 * time.Minute
-	migrateTimeout = 2 * time.Minute
-	seedTimeout    = 20 * time.Minute
-)
+// buildTimeout bounds one build of a binary.
+const buildTimeout = 20 * time.Minute
 
 // bench is what every suite shares: the options, the binaries and the database.
 type bench struct {
@@ -70,13 +66,8 @@ func prepare(ctx context.Context, o options, root, tmp string, stdout io.Writer)
 	b.dbURL = dbURL
 	fmt.Fprintf(stdout, "bench: migrating and seeding %d products into %s (idempotent; the first run takes a while)\n",
 		o.products, config.RedactURL(dbURL))
-	env := lab.CleanEnv("DATABASE_URL="+dbURL, "LOG_LEVEL=warn")
-	log := filepath.Join(o.results, "bench-prepare.log")
-	if err := lab.Run(ctx, lab.Spec{Name: "migrate", Bin: b.service, Args: []string{"migrate"}, Env: env, Log: log}, migrateTimeout); err != nil {
-		return nil, err
-	}
-	seed := lab.Spec{Name: "seed", Bin: b.service, Args: []string{"seed", "--products", strconv.FormatInt(o.products, 10)}, Env: env, Log: log}
-	if err := lab.Run(ctx, seed, seedTimeout); err != nil {
+	svc := &lab.Service{Bin: b.service}
+	if err := svc.Prepare(ctx, dbURL, int(o.products)); err != nil {
 		return nil, err
 	}
 	return b, nil
